@@ -1,0 +1,1 @@
+"""Store backends: `sqlite` (embedded default) and `elasticsearch` (multi-service)."""

@@ -1,0 +1,131 @@
+"""The store contract: what every backend (SQLite embedded, Elasticsearch) must do.
+
+One backend-agnostic test suite (tests/search/test_store_contract.py) runs against every
+implementation. A backend that cannot do something raises CapabilityError; it never skips it
+silently. Writes are upserts keyed by deterministic ids, deletes tolerate "not found".
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from search.results import (
+    DeadLetter,
+    IncidentDetail,
+    MonthAggregates,
+    SearchResult,
+    Timeline,
+)
+from shellwatch.domain import Alert, AnalysedArticle, Incident, Subscription
+
+
+class StoreError(RuntimeError):
+    """The store failed; transient (worth a retry) unless a subclass says otherwise."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or is locked: retry later."""
+
+
+class CapabilityError(StoreError):
+    """This backend cannot do what was asked (e.g. no FTS5, wrong Elasticsearch major)."""
+
+
+class QueryError(ValueError):
+    """A malformed search query; `position` points at the problem in the query string."""
+
+    def __init__(self, message: str, position: int | None = None):
+        super().__init__(message)
+        self.position = position
+
+
+class Store(ABC):
+    # Articles ---------------------------------------------------------------------------------
+    @abstractmethod
+    def upsert_article(self, article: AnalysedArticle) -> bool:
+        """Insert or replace by article id; True when the article was new."""
+
+    @abstractmethod
+    def get_article(self, article_id: str) -> AnalysedArticle | None: ...
+
+    @abstractmethod
+    def iter_articles(self, since: datetime | None = None) -> Iterator[AnalysedArticle]:
+        """Every stored article (published or fetched at or after `since`), oldest first."""
+
+    @abstractmethod
+    def count_articles(self) -> int: ...
+
+    # Incidents --------------------------------------------------------------------------------
+    @abstractmethod
+    def upsert_incident(self, incident: Incident) -> None: ...
+
+    @abstractmethod
+    def get_incident(self, incident_id: str) -> IncidentDetail | None: ...
+
+    @abstractmethod
+    def list_incidents(
+        self, subject: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Incident]:
+        """Incidents ordered by started_at; `subject` is an entity id (a company includes its models)."""
+
+    @abstractmethod
+    def delete_incident(self, incident_id: str) -> None:
+        """Remove an incident (e.g. after a merge); no error when it does not exist."""
+
+    # Search -----------------------------------------------------------------------------------
+    @abstractmethod
+    def search(self, query: str, *, offset: int = 0, limit: int = 20) -> SearchResult:
+        """Full-text search in the query syntax (search/query.py); raises QueryError when malformed."""
+
+    @abstractmethod
+    def timeline(self, query: str = "", *, entity: str | None = None, interval: str = "month") -> Timeline: ...
+
+    @abstractmethod
+    def month_aggregates(self, start: date, end: date) -> MonthAggregates: ...
+
+    # Subscriptions and alerts -------------------------------------------------------------------
+    @abstractmethod
+    def save_subscription(self, subscription: Subscription) -> None: ...
+
+    @abstractmethod
+    def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+
+    @abstractmethod
+    def list_subscriptions(self) -> list[Subscription]: ...
+
+    @abstractmethod
+    def delete_subscription(self, subscription_id: str) -> None: ...
+
+    @abstractmethod
+    def match_subscriptions(self, article: AnalysedArticle) -> list[Subscription]:
+        """Percolate: the active subscriptions whose query and filters match this article."""
+
+    @abstractmethod
+    def record_alert(self, alert: Alert) -> bool:
+        """Remember an alert by its id; True only the first time (the exactly-once key)."""
+
+    @abstractmethod
+    def list_alerts(self, subscription_id: str | None = None, limit: int = 100) -> list[Alert]:
+        """Recorded alerts, newest first."""
+
+    # Dead letters -----------------------------------------------------------------------------
+    @abstractmethod
+    def add_dead_letter(self, letter: DeadLetter) -> None: ...
+
+    @abstractmethod
+    def list_dead_letters(self) -> list[DeadLetter]: ...
+
+    @abstractmethod
+    def delete_dead_letter(self, letter_id: str) -> None: ...
+
+    # Lifecycle --------------------------------------------------------------------------------
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,85 @@
+"""Result records the store returns: search hits, facets, timelines, incident details, aggregates.
+
+They are part of the store contract (backends/base.py) and are what the CLI, API, alerts and
+digests read; like the domain records they serialise with shellwatch.domain.to_json.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import AwareDatetime, Field
+
+from shellwatch.domain import Alert, AnalysedArticle, Incident, Record
+
+
+class SearchHit(Record):
+    article: AnalysedArticle
+    score: float
+    highlights: dict[str, list[str]] = Field(default_factory=dict)  # field → snippets with <mark>…</mark>
+
+
+class FacetCount(Record):
+    value: str
+    count: int
+    label: str | None = None  # display name, e.g. an entity's canonical name
+
+
+class SearchResult(Record):
+    query: str
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, list[FacetCount]] = Field(default_factory=dict)
+    # facet names: entity, type, depth, stance, lang, source, month
+
+
+class HistogramBucket(Record):
+    date: date  # first day of the bucket
+    count: int
+
+
+class Timeline(Record):
+    incidents: list[Incident]  # ordered by started_at
+    histogram: list[HistogramBucket]  # coverage per bucket
+    interval: str = "month"  # "day", "week", "month" or "year"
+
+
+class IncidentDetail(Record):
+    incident: Incident
+    articles: list[AnalysedArticle]  # in publication order
+
+
+class DeadLetter(Record):
+    id: str
+    task: str
+    payload: str  # the JSON the task received
+    error: str
+    traceback: str
+    attempts: int
+    failed_at: AwareDatetime
+
+
+class MonthAggregates(Record):
+    """What a monthly digest needs from the store for one period [start, end)."""
+
+    start: date
+    end: date
+    articles: int
+    articles_by_language: dict[str, int]
+    articles_by_source: dict[str, int]
+    allegations: int
+    responses: int
+    claims_by_type: dict[str, int]
+    claims_by_stance: dict[str, int]
+    allegations_by_week_and_type: dict[str, dict[str, int]]  # ISO week start → type → count
+    accused_entities: list[tuple[str, int]]  # entity id → allegations, most first
+    new_incident_ids: list[str]
+    ongoing_incident_ids: list[str]
+
+
+class DeliveredAlert(Record):
+    alert: Alert
+    channel: str
+    delivered_at: AwareDatetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
