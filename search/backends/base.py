@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from search.results import (
     DeadLetter,
+    DeliveredAlert,
     IncidentDetail,
     MonthAggregates,
     SearchResult,
@@ -109,6 +110,16 @@ class Store(ABC):
     @abstractmethod
     def list_alerts(self, subscription_id: str | None = None, limit: int = 100) -> list[Alert]:
         """Recorded alerts, newest first."""
+
+    @abstractmethod
+    def record_delivery(self, delivery: DeliveredAlert) -> None:
+        """Upsert the delivery state of one alert on one channel (keyed by alert id and channel)."""
+
+    @abstractmethod
+    def list_deliveries(
+        self, subscription_id: str | None = None, pending_only: bool = False
+    ) -> list[DeliveredAlert]:
+        """Delivery states, newest first; `pending_only` keeps those not yet delivered."""
 
     # Dead letters -----------------------------------------------------------------------------
     @abstractmethod
