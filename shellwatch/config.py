@@ -46,7 +46,8 @@ class Settings(BaseSettings):
         PACKAGE_ROOT / "crawlers" / "sources.yaml", validation_alias=_env("SHELLWATCH_SOURCES")
     )
     knowledge_base_file: Path = Field(
-        PACKAGE_ROOT / "nlp" / "data" / "knowledge_base.yaml", validation_alias=_env("SHELLWATCH_KNOWLEDGE_BASE")
+        PACKAGE_ROOT / "nlp" / "data" / "knowledge_base.yaml",
+        validation_alias=_env("SHELLWATCH_KNOWLEDGE_BASE"),
     )
     public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("SHELLWATCH_PUBLIC_URL"))
     log_level: str = Field("INFO", validation_alias=_env("SHELLWATCH_LOG_LEVEL"))
@@ -62,7 +63,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, validation_alias=_env("SMTP_USERNAME"))
     smtp_password: str | None = Field(None, validation_alias=_env("SMTP_PASSWORD"))
     alert_email_from: str = Field("shellwatch@localhost", validation_alias=_env("ALERT_EMAIL_FROM"))
-    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120, validation_alias=_env("WEBHOOK_TIMEOUT_SECONDS"))
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, validation_alias=_env("WEBHOOK_TIMEOUT_SECONDS")
+    )
     # Private, loopback and link-local webhook targets are refused unless listed here.
     webhook_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("WEBHOOK_ALLOW")

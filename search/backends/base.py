@@ -81,7 +81,9 @@ class Store(ABC):
         """Full-text search in the query syntax (search/query.py); raises QueryError when malformed."""
 
     @abstractmethod
-    def timeline(self, query: str = "", *, entity: str | None = None, interval: str = "month") -> Timeline: ...
+    def timeline(
+        self, query: str = "", *, entity: str | None = None, interval: str = "month"
+    ) -> Timeline: ...
 
     @abstractmethod
     def month_aggregates(self, start: date, end: date) -> MonthAggregates: ...

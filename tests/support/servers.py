@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+
+from shellwatch.static_server import QuietHandler, serve_directory
 
 
 def free_port() -> int:
@@ -37,7 +37,9 @@ class RedisServer:
     def __init__(self, workdir: Path, port: int | None = None):
         executable = shutil.which("redis-server")
         if executable is None:
-            raise RuntimeError("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
+            raise RuntimeError(
+                "redis-server is not installed (Debian package redis-server; .ci/run installs it)"
+            )
         self.executable = executable
         self.workdir = workdir
         self.port = port or free_port()
@@ -51,9 +53,23 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         # appendonly so a restart keeps the queue, as a real deployment's Redis would.
         self.process = subprocess.Popen(
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
 
@@ -74,20 +90,6 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-
-@contextmanager
-def static_http_server(root: Path, handler: type[SimpleHTTPRequestHandler] = QuietHandler) -> Iterator[str]:
+def static_http_server(root: Path, handler: type[SimpleHTTPRequestHandler] = QuietHandler):
     """Serve a directory on a free 127.0.0.1 port; yields the base URL (no trailing slash)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return serve_directory(root, handler)
