@@ -1,0 +1,5 @@
+"""`python -m shellwatch` is the `shellwatch` command."""
+
+from shellwatch.cli import main
+
+main()
