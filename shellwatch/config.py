@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     webhook_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("WEBHOOK_ALLOW")
     )
+    # Celery (multi-service mode): hard time limit of every task; the broker redelivers a task whose
+    # worker died after the visibility timeout, so it must exceed the time limit (checked below).
+    task_time_limit_seconds: float = Field(600.0, gt=1, validation_alias=_env("SHELLWATCH_TASK_TIME_LIMIT"))
+    visibility_timeout_seconds: float = Field(
+        3600.0, gt=1, validation_alias=_env("SHELLWATCH_VISIBILITY_TIMEOUT")
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -103,6 +109,14 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("visibility_timeout_seconds")
+    @classmethod
+    def _visibility_above_time_limit(cls, value: float, info: ValidationInfo) -> float:
+        limit = info.data.get("task_time_limit_seconds")
+        if limit is not None and value <= limit:
+            raise ValueError(f"must exceed SHELLWATCH_TASK_TIME_LIMIT ({limit:g}s)")
+        return value
 
     @field_validator("webhook_allow", mode="before")
     @classmethod
