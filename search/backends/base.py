@@ -8,7 +8,7 @@ silently. Writes are upserts keyed by deterministic ids, deletes tolerate "not f
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 from search.results import (
@@ -77,8 +77,9 @@ class Store(ABC):
 
     # Search -----------------------------------------------------------------------------------
     @abstractmethod
-    def search(self, query: str, *, offset: int = 0, limit: int = 20) -> SearchResult:
-        """Full-text search in the query syntax (search/query.py); raises QueryError when malformed."""
+    def search(self, query: str, *, offset: int = 0, limit: int = 20, facets: bool = True) -> SearchResult:
+        """Full-text search in the query syntax (search/query.py); raises QueryError when malformed.
+        `facets=False` skips the facet counts (cheaper when only hits are wanted)."""
 
     @abstractmethod
     def timeline(
@@ -132,6 +133,12 @@ class Store(ABC):
 
     @abstractmethod
     def delete_dead_letter(self, letter_id: str) -> None: ...
+
+    # Index maintenance ------------------------------------------------------------------------
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the index under a new name from the stored articles and swap it in; returns the
+        number of articles indexed. A failed rebuild leaves the old index serving."""
+        raise CapabilityError(f"{type(self).__name__} cannot reindex")
 
     # Lifecycle --------------------------------------------------------------------------------
     @abstractmethod

@@ -1,0 +1,71 @@
+"""Text normalisation shared by indexing and querying, so both see the same tokens.
+
+Chinese is folded to simplified script (`nlp.script.to_simplified`) and cut into overlapping
+character bigrams (零一万物 → 零一 一万 万物); everything is NFKC-folded (full-width → ASCII) and
+lower-cased. Latin words are left whole: the SQLite FTS5 tokenizer (porter unicode61) stems them and
+Elasticsearch's `cjk` analyser does the same bigram cut on its side.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+
+log = logging.getLogger(__name__)
+
+# Han ideographs (CJK unified + extension A + compatibility) — the characters we bigram.
+CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _simplifier() -> Callable[[str], str]:
+    try:
+        from nlp.script import to_simplified
+    except ImportError:  # nlp/script.py not landed yet: OpenCC directly, the same conversion it wraps
+        import opencc
+
+        converter = opencc.OpenCC("t2s")
+        log.warning("event=fallback reason=nlp.script-missing using=opencc-t2s")
+        return converter.convert
+    return to_simplified
+
+
+def has_cjk(text: str) -> bool:
+    return CJK_RUN.search(text) is not None
+
+
+def simplified(text: str) -> str:
+    """Traditional → simplified only (no case or width folding): for display names."""
+    return _simplifier()(text) if has_cjk(text) else text
+
+
+def fold(text: str) -> str:
+    """NFKC, lower case, traditional → simplified: the form every comparison uses."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if has_cjk(text):
+        text = _simplifier()(text)
+    return text
+
+
+def bigrams(run: str) -> list[str]:
+    """Overlapping bigrams of one run of Han characters; a single character stays itself."""
+    if len(run) < 2:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def index_form(text: str) -> str:
+    """The text as the full-text index stores it: folded, Han runs replaced by their bigrams."""
+    folded = fold(text)
+    if not has_cjk(folded):
+        return folded
+    return CJK_RUN.sub(lambda m: " " + " ".join(bigrams(m.group())) + " ", folded)
+
+
+def tokens(text: str) -> list[str]:
+    """Tokens of `index_form` (unstemmed): what a query term or phrase becomes."""
+    return WORD.findall(index_form(text))
