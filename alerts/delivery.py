@@ -1,0 +1,345 @@
+"""Deliver alerts on every channel of their subscription, exactly once per (alert, channel).
+
+`deliver_alert` is what the `delivery` queue's task calls for one alert. It reads the alert's
+delivery states, sends on each channel not yet delivered (webhook and e-mail requests run in
+parallel threads, each bounded by its timeout, so one slow endpoint does not hold up another),
+stores each outcome with `store.record_delivery`, and raises TransientDeliveryError when a
+channel is worth retrying: the task retries with backoff and channels that already succeeded are
+not sent again.
+
+Failure handling:
+- transient (timeout, refused connection, HTTP 5xx/408/429, SMTP 4xx): kept pending with the
+  reason; `retry_failed_deliveries` (Celery beat) retries on a growing schedule (RETRY_SCHEDULE);
+  a channel still failing a day after its alert is reported as failing by `channel_statuses`
+  (shown by `shellwatch subscriptions show ID`).
+- permanent (forbidden target, redirect to a forbidden target, HTTP 4xx, SMTP 5xx): recorded with
+  a `permanent:` reason and not retried.
+
+Daily and weekly subscriptions are not sent here: their pending deliveries wait for
+`alerts.summaries.send_due_summaries`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from alerts.channels import channel_key, channel_label
+from alerts.email import render_email, send_email
+from alerts.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from alerts.messages import (
+    AlertView,
+    Period,
+    alert_links,
+    alert_payload,
+    load_views,
+    slack_payload,
+    summary_payload,
+)
+from alerts.webhook import send_webhook
+from search.backends.base import Store
+from search.results import DeliveredAlert
+from shellwatch.config import Settings
+from shellwatch.domain import Alert, Channel, ChannelKind, Claim, ClaimType, Frequency, Stance, Subscription
+
+__all__ = [
+    "ChannelStatus",
+    "DeliveryError",
+    "PermanentDeliveryError",
+    "TransientDeliveryError",
+    "channel_statuses",
+    "deliver_alert",
+    "deliver_alerts",
+    "retry_failed_deliveries",
+    "send_on_channel",
+    "test_deliver",
+]
+
+log = logging.getLogger(__name__)
+
+PERMANENT_PREFIX = "permanent: "
+TRANSIENT_PREFIX = "transient: "
+FAILING_AFTER = timedelta(days=1)
+# Delay before retry n+1 counted from the alert's creation (cumulative): 1 min, 5 min, 15 min,
+# 1 h, 3 h, 6 h, then every 12 h. Derived from the attempt count, so no extra timestamp is needed.
+RETRY_SCHEDULE = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360)]
+RETRY_EVERY_AFTERWARDS = timedelta(hours=12)
+MAX_PARALLEL_SENDS = 8
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """One message to send on one channel, prepared in the calling thread (no store access)."""
+
+    alert: Alert
+    channel: Channel
+    previous: DeliveredAlert | None
+    send: Callable[[], str]
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    channel: str
+    state: str  # "ok", "pending", "retrying", "failing" or "refused"
+    attempts: int = 0
+    last_error: str | None = None
+    since: datetime | None = None  # for failing: when the oldest undelivered alert was raised
+
+
+def deliver_alert(settings: Settings, store: Store, alert: Alert) -> list[DeliveredAlert]:
+    """Send one alert on each of its subscription's channels not yet delivered.
+
+    Returns the delivery states written by this call; raises TransientDeliveryError (after
+    recording every outcome) when at least one channel should be retried.
+    """
+    outcomes = deliver_alerts(settings, store, [alert])
+    transient = [o for o in outcomes if o.last_error and o.last_error.startswith(TRANSIENT_PREFIX)]
+    if transient:
+        raise TransientDeliveryError("; ".join(f"{o.channel}: {o.last_error}" for o in transient))
+    return outcomes
+
+
+def deliver_alerts(settings: Settings, store: Store, alerts: Iterable[Alert]) -> list[DeliveredAlert]:
+    """Send several alerts' pending channels in parallel; return the delivery states written."""
+    jobs: list[SendJob] = []
+    subscriptions: dict[str, Subscription | None] = {}
+    for alert in alerts:
+        if alert.subscription_id not in subscriptions:
+            subscriptions[alert.subscription_id] = store.get_subscription(alert.subscription_id)
+        subscription = subscriptions[alert.subscription_id]
+        if subscription is None or subscription.paused or subscription.frequency is not Frequency.IMMEDIATE:
+            continue
+        jobs.extend(_jobs_for(settings, store, subscription, alert))
+    return _run_jobs(store, jobs)
+
+
+def _jobs_for(settings: Settings, store: Store, subscription: Subscription, alert: Alert) -> list[SendJob]:
+    states = {
+        state.channel: state
+        for state in store.list_deliveries(subscription_id=subscription.id)
+        if state.alert.id == alert.id
+    }
+    pending = [
+        channel
+        for channel in subscription.channels
+        if channel.kind is not ChannelKind.FEED and not _settled(states.get(channel_key(channel)))
+    ]
+    if not pending:
+        return []
+    views = load_views(settings, store, subscription, [alert])
+    return [
+        SendJob(
+            alert, channel, states.get(channel_key(channel)), _sender(settings, subscription, channel, views)
+        )
+        for channel in pending
+    ]
+
+
+def _settled(state: DeliveredAlert | None) -> bool:
+    return state is not None and (
+        state.delivered_at is not None or (state.last_error or "").startswith(PERMANENT_PREFIX)
+    )
+
+
+def _run_jobs(store: Store, jobs: list[SendJob]) -> list[DeliveredAlert]:
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(
+        max_workers=min(MAX_PARALLEL_SENDS, len(jobs)), thread_name_prefix="alert-send"
+    ) as pool:
+        futures = [(job, pool.submit(job.send)) for job in jobs]
+        outcomes = []
+        # Results are recorded in this thread as they arrive in submission order; the store is not
+        # shared with the sending threads.
+        for job, future in futures:
+            outcome = _outcome(
+                job, future.exception(), future.result() if future.exception() is None else None
+            )
+            store.record_delivery(outcome)
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _outcome(job: SendJob, error: BaseException | None, result: str | None) -> DeliveredAlert:
+    attempts = (job.previous.attempts if job.previous else 0) + 1
+    key = channel_key(job.channel)
+    if error is None:
+        log.info("alert delivered alert=%s channel=%s result=%r", job.alert.id, key, result)
+        return DeliveredAlert(alert=job.alert, channel=key, delivered_at=datetime.now(UTC), attempts=attempts)
+    if isinstance(error, PermanentDeliveryError):
+        reason = PERMANENT_PREFIX + str(error)
+    else:
+        # Unknown exceptions count as transient: a bug in one send should be visible and retried,
+        # not silently dropped.
+        reason = TRANSIENT_PREFIX + (
+            str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
+        )
+    log.warning(
+        "alert delivery failed alert=%s channel=%s attempts=%d reason=%r", job.alert.id, key, attempts, reason
+    )
+    return DeliveredAlert(alert=job.alert, channel=key, attempts=attempts, last_error=reason)
+
+
+def _sender(
+    settings: Settings,
+    subscription: Subscription,
+    channel: Channel,
+    views: list[AlertView],
+    period: Period | None = None,
+    kind: str = "alert",
+) -> Callable[[], str]:
+    return lambda: send_on_channel(settings, subscription, channel, views, period=period, kind=kind)
+
+
+def send_on_channel(
+    settings: Settings,
+    subscription: Subscription,
+    channel: Channel,
+    views: list[AlertView],
+    *,
+    period: Period | None = None,
+    kind: str = "alert",
+) -> str:
+    """Send one message (one alert, or a summary when `period` is set) on a push channel."""
+    if channel.kind is ChannelKind.WEBHOOK:
+        if channel.format == "slack":
+            payload = slack_payload(subscription, views, period)
+        elif period is not None:
+            payload = summary_payload(subscription, period, views)
+        else:
+            payload = alert_payload(subscription, views[0], kind=kind)
+        alert_id = views[0].alert.id if period is None else None
+        status = send_webhook(settings, channel.target, subscription.secret, payload, alert_id=alert_id)
+        return f"HTTP {status}"
+    if channel.kind is ChannelKind.EMAIL:
+        send_email(settings, render_email(settings, subscription, channel.target, views, period))
+        return "sent"
+    raise PermanentDeliveryError(f"channel {channel.kind} is not a push channel")
+
+
+# Retries -------------------------------------------------------------------------------------------
+
+
+def retry_failed_deliveries(
+    settings: Settings, store: Store, now: datetime | None = None
+) -> list[DeliveredAlert]:
+    """Retry pending deliveries of immediate subscriptions whose next attempt is due (Celery beat).
+
+    Also picks up alerts recorded without any delivery state for a channel (a crash between
+    planning and sending), so no recorded alert is lost.
+    """
+    now = now or datetime.now(UTC)
+    subscriptions = {
+        s.id: s for s in store.list_subscriptions() if not s.paused and s.frequency is Frequency.IMMEDIATE
+    }
+    due: dict[str, Alert] = {}
+    for state in store.list_deliveries(pending_only=True):
+        if state.alert.subscription_id not in subscriptions or _settled(state):
+            continue
+        if now >= next_attempt_at(state):
+            due[state.alert.id] = state.alert
+    known = {(state.alert.id, state.channel) for state in store.list_deliveries()}
+    for subscription_id, subscription in subscriptions.items():
+        for alert in store.list_alerts(subscription_id, limit=200):
+            missing = any(
+                (alert.id, channel_key(channel)) not in known
+                for channel in subscription.channels
+                if channel.kind is not ChannelKind.FEED
+            )
+            if missing:
+                due[alert.id] = alert
+    return deliver_alerts(settings, store, due.values())
+
+
+def next_attempt_at(state: DeliveredAlert) -> datetime:
+    if state.attempts == 0:
+        return state.alert.created_at
+    step = min(state.attempts, len(RETRY_SCHEDULE)) - 1
+    delay = RETRY_SCHEDULE[step] + RETRY_EVERY_AFTERWARDS * max(0, state.attempts - len(RETRY_SCHEDULE))
+    return state.alert.created_at + delay
+
+
+# Status ----------------------------------------------------------------------------------------------
+
+
+def channel_statuses(
+    store: Store, subscription: Subscription, now: datetime | None = None
+) -> list[ChannelStatus]:
+    """Per channel: ok, pending, retrying, failing (undelivered for a day) or refused, with the reason."""
+    now = now or datetime.now(UTC)
+    by_channel: dict[str, list[DeliveredAlert]] = {}
+    for state in store.list_deliveries(subscription_id=subscription.id):
+        by_channel.setdefault(state.channel, []).append(state)
+    statuses = []
+    for channel in subscription.channels:
+        key = channel_key(channel)
+        states = by_channel.get(key, [])
+        undelivered = [s for s in states if s.delivered_at is None]
+        label = channel_label(channel)
+        refused = [s for s in undelivered if (s.last_error or "").startswith(PERMANENT_PREFIX)]
+        failing = [s for s in undelivered if s.last_error and s not in refused]
+        if refused and not failing:
+            latest = max(refused, key=lambda s: s.alert.created_at)
+            statuses.append(ChannelStatus(label, "refused", latest.attempts, latest.last_error))
+        elif failing:
+            oldest = min(failing, key=lambda s: s.alert.created_at)
+            latest = max(failing, key=lambda s: s.alert.created_at)
+            state = "failing" if now - oldest.alert.created_at >= FAILING_AFTER else "retrying"
+            statuses.append(
+                ChannelStatus(label, state, latest.attempts, latest.last_error, oldest.alert.created_at)
+            )
+        elif undelivered:
+            statuses.append(ChannelStatus(label, "pending", 0))
+        else:
+            statuses.append(ChannelStatus(label, "ok", 0))
+    return statuses
+
+
+# Test delivery -----------------------------------------------------------------------------------------
+
+
+def test_deliver(settings: Settings, store: Store, subscription: Subscription) -> list[str]:
+    """Send a sample message (payload `type: "test"`) on every channel; one result line per channel.
+
+    Nothing is recorded: a test delivery is not an alert. The sample is the subscription's latest
+    alert when it has one, else a made-up claim clearly labelled as a test.
+    """
+    latest = store.list_alerts(subscription.id, limit=1)
+    if latest:
+        views = load_views(settings, store, subscription, latest)
+    else:
+        sample = Alert(
+            id="test",
+            subscription_id=subscription.id,
+            incident_id=None,
+            article_id="test",
+            claim=Claim(
+                subject=None,
+                subject_name="Example-7B (test)",
+                type=ClaimType.LLAMA_BASED,
+                stance=Stance.ALLEGATION,
+                evidence="This is a test delivery from ShellWatch. 这是一条 ShellWatch 测试消息。",
+                confidence=1.0,
+            ),
+            created_at=datetime.now(UTC),
+        )
+        views = [AlertView(sample, None, None, alert_links(settings, subscription, sample, None))]
+    results = []
+    for channel in subscription.channels:
+        label = channel_label(channel)
+        if channel.kind is ChannelKind.FEED:
+            results.append(f"{label}: ok ({views[0].links['feed']})")
+            continue
+        try:
+            outcome = send_on_channel(settings, subscription, channel, views, kind="test")
+        except DeliveryError as exc:
+            results.append(f"{label}: failed: {exc}")
+        else:
+            results.append(f"{label}: ok ({outcome})")
+    return results
+
+
+test_deliver.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name

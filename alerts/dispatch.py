@@ -1,0 +1,114 @@
+"""Turn a newly processed article into alerts: percolate, filter claims, record exactly once.
+
+`plan_alerts` is called by the worker pipeline right after incident assignment. Only what the
+assignment says is new becomes an alert: a new incident or a new allegation in an existing one
+(`assignment.new_allegations`), plus denials and admissions (`assignment.responses`) for the
+subscriptions that ask for those stances. An article that repeats a known allegation is in
+neither list and raises nothing.
+
+Each alert's id is derived from the subscription and the allegation, and `store.record_alert`
+accepts an id only once, so processing the same article twice, or a task retried after a crash,
+yields one alert. Right after recording, a pending delivery per channel is stored: a crash between
+planning and sending leaves work that `alerts.delivery.retry_failed_deliveries` finds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from alerts.channels import channel_key
+from alerts.matching import ModelDirectory, claim_matches
+from search.backends.base import Store
+from search.results import DeliveredAlert
+from shellwatch.domain import (
+    RESPONSE_STANCES,
+    Alert,
+    AnalysedArticle,
+    ChannelKind,
+    Claim,
+    Incident,
+    Stance,
+    Subscription,
+    alert_id,
+    allegation_key,
+    stable_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Assignment(Protocol):
+    """What plan_alerts reads from search.incidents.IncidentAssignment."""
+
+    new_allegations: Sequence[tuple[Incident, Claim]]
+    responses: Sequence[tuple[Incident, Claim]]
+
+
+def plan_alerts(
+    store: Store, analysed: AnalysedArticle, assignment: Assignment, kb: ModelDirectory
+) -> list[Alert]:
+    """The alerts this article raises that were not raised before, each recorded with pending deliveries."""
+    if not assignment.new_allegations and not assignment.responses:
+        return []
+    subscriptions = store.match_subscriptions(analysed)
+    language = analysed.article.language
+    now = datetime.now(UTC)
+    planned: list[Alert] = []
+    for subscription in subscriptions:
+        if subscription.paused:
+            continue
+        for incident, claim in candidates(subscription, assignment):
+            if not claim_matches(subscription, claim, language, kb):
+                continue
+            alert = Alert(
+                id=subscription_alert_id(subscription.id, claim),
+                subscription_id=subscription.id,
+                incident_id=incident.id,
+                article_id=analysed.id,
+                claim=claim,
+                created_at=now,
+            )
+            if not store.record_alert(alert):
+                continue
+            record_pending_deliveries(store, subscription, alert)
+            log.info(
+                "alert planned alert=%s subscription=%s article=%s incident=%s stance=%s",
+                alert.id,
+                subscription.id,
+                analysed.id,
+                incident.id,
+                claim.stance,
+            )
+            planned.append(alert)
+    return planned
+
+
+def candidates(subscription: Subscription, assignment: Assignment) -> list[tuple[Incident, Claim]]:
+    pairs = list(assignment.new_allegations)
+    if RESPONSE_STANCES & set(subscription.stances):
+        pairs.extend(assignment.responses)
+    return pairs
+
+
+def subscription_alert_id(subscription_id: str, claim: Claim) -> str:
+    """The exactly-once key: per subscription and allegation; a response is keyed by its stance too.
+
+    A denial shares its allegation's key (same subject, type and object), so it gets the stance
+    added: a subscriber who asked for responses hears about the allegation, its denial and a later
+    admission once each.
+    """
+    if claim.stance is Stance.ALLEGATION:
+        return alert_id(subscription_id, claim)
+    return stable_id("alert", subscription_id, allegation_key(claim), claim.stance)
+
+
+def record_pending_deliveries(store: Store, subscription: Subscription, alert: Alert) -> None:
+    for channel in subscription.channels:
+        # A feed is read by the subscriber's reader: recording the alert is its delivery.
+        delivered_at = alert.created_at if channel.kind is ChannelKind.FEED else None
+        store.record_delivery(
+            DeliveredAlert(alert=alert, channel=channel_key(channel), delivered_at=delivered_at)
+        )
