@@ -6,31 +6,31 @@ part of its interface the store relies on and derives the entity ids a document 
 
 from __future__ import annotations
 
-import logging
-from typing import Protocol
+from typing import Any, Protocol
 
+from search.backends.base import StoreError
 from shellwatch.config import Settings
 from shellwatch.domain import AnalysedArticle, Entity, EntityType
 
-log = logging.getLogger(__name__)
-
 
 class KnowledgeBase(Protocol):
-    """The subset of nlp.knowledge_base.KnowledgeBase the store needs."""
+    """The subset of nlp.knowledge_base.KnowledgeBase the store needs. `models_of` and
+    `developer_of` may answer with ids or with Entity records: both are accepted (see models_of)."""
 
-    entities: list[Entity]
+    @property
+    def entities(self) -> list[Entity]: ...
 
     def get(self, entity_id: str) -> Entity | None: ...
 
     def resolve(self, name: str) -> Entity | None: ...
 
-    def models_of(self, org_id: str) -> list[str]: ...
+    def models_of(self, org_id: str) -> list[Any]: ...
 
-    def developer_of(self, model_id: str) -> str | None: ...
+    def developer_of(self, model_id: str) -> Any: ...
 
 
 class EmptyKnowledgeBase:
-    """Used only while no knowledge base can be loaded: every name stays unresolved."""
+    """No entities at all: for a store opened without a knowledge base (benchmarks, tools)."""
 
     entities: list[Entity] = []
 
@@ -48,16 +48,13 @@ class EmptyKnowledgeBase:
 
 
 def load_kb(settings: Settings) -> KnowledgeBase:
-    """The configured knowledge base; an empty one (logged loudly) when nlp or the file is missing."""
+    """The configured knowledge base; a missing or malformed file is a StoreError naming it."""
+    from nlp.knowledge_base import KnowledgeBaseError, load_knowledge_base
+
     try:
-        from nlp.knowledge_base import load_knowledge_base
-    except ImportError:
-        log.warning("event=kb-unavailable reason=nlp.knowledge_base-missing entities=unresolved")
-        return EmptyKnowledgeBase()
-    if not settings.knowledge_base_file.exists():
-        log.warning("event=kb-unavailable reason=file-missing path=%s", settings.knowledge_base_file)
-        return EmptyKnowledgeBase()
-    return load_knowledge_base(settings.knowledge_base_file)
+        return load_knowledge_base(settings.knowledge_base_file)
+    except KnowledgeBaseError as exc:
+        raise StoreError(f"cannot load the knowledge base (SHELLWATCH_KNOWLEDGE_BASE): {exc}") from exc
 
 
 def resolve_entity_id(kb: KnowledgeBase, name: str) -> str:
@@ -66,16 +63,31 @@ def resolve_entity_id(kb: KnowledgeBase, name: str) -> str:
     return entity.id if entity else name.strip().lower()
 
 
+def models_of(kb: KnowledgeBase, org_id: str) -> list[str]:
+    """Ids of an organisation's models (the KB answers with Entity records; ids are accepted too)."""
+    return [_id(model) for model in kb.models_of(org_id)]
+
+
+def developer_of(kb: KnowledgeBase, model_id: str) -> str | None:
+    """Id of the organisation behind a model, or None."""
+    developer = kb.developer_of(model_id)
+    return _id(developer) if developer is not None else None
+
+
+def _id(item: Entity | str) -> str:
+    return item.id if isinstance(item, Entity) else item
+
+
 def entity_family(kb: KnowledgeBase, entity_id: str) -> list[str]:
     """The entity and, for an organisation, its models: what `entity:X` and subscriptions match."""
-    return [entity_id, *kb.models_of(entity_id)]
+    return [entity_id, *models_of(kb, entity_id)]
 
 
 def org_of(kb: KnowledgeBase, entity_id: str) -> str:
     """The organisation behind a model, or the entity itself."""
     entity = kb.get(entity_id)
     if entity is not None and entity.type is EntityType.MODEL:
-        return kb.developer_of(entity_id) or entity_id
+        return developer_of(kb, entity_id) or entity_id
     return entity_id
 
 
@@ -89,7 +101,7 @@ def document_entity_ids(kb: KnowledgeBase, analysed: AnalysedArticle) -> list[st
         ids.extend(i for i in (claim.subject, claim.object) if i)
     expanded = list(ids)
     for entity_id in ids:
-        developer = kb.developer_of(entity_id)
+        developer = developer_of(kb, entity_id)
         if developer:
             expanded.append(developer)
     return list(dict.fromkeys(expanded))

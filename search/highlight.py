@@ -13,7 +13,8 @@ import re
 import sqlite3
 import threading
 
-from search.text import CJK_RUN, WORD, fold
+from nlp.script import fold
+from search.text import CJK_RUN, WORD
 
 SNIPPET_WIDTH = 180
 Span = tuple[int, int]
@@ -43,14 +44,12 @@ class Highlighter:
         """Character spans of `text` matching any of the query's words or phrases."""
         if not terms or not text:
             return []
-        folded = fold(text)
-        aligned = len(folded) == len(text)  # script folding is character-for-character in practice
+        folded = fold(text)  # character for character, so offsets in `folded` are offsets in `text`
         spans: list[Span] = []
         latin_terms: list[str] = []
         for term in terms:
             for run in CJK_RUN.findall(fold(term)):
-                if aligned:
-                    spans.extend((m.start(), m.end()) for m in re.finditer(re.escape(run), folded))
+                spans.extend((m.start(), m.end()) for m in re.finditer(re.escape(run), folded))
             latin_terms.extend(WORD.findall(CJK_RUN.sub(" ", fold(term))))
         if latin_terms:
             spans.extend(self._stem_spans(text, latin_terms))

@@ -40,11 +40,12 @@ from shellwatch.domain import (
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(days=90)
-SIMILARITY_THRESHOLD = 0.2
+SIMILARITY_THRESHOLD = 0.3
 OPENING_STANCES = frozenset({Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION})
 STATUS_RANK = {IncidentStatus.ALLEGED: 0, IncidentStatus.DISPUTED: 1, IncidentStatus.CONFIRMED: 2}
 STANCE_STATUS = {Stance.DENIAL: IncidentStatus.DISPUTED, Stance.ADMISSION: IncidentStatus.CONFIRMED}
 TITLES_FILE = Path(__file__).parent / "data" / "incident_titles.yaml"
+STOPWORDS_FILE = Path(__file__).parent / "data" / "similarity_stopwords.txt"
 
 
 class AssignedClaim(Record):
@@ -256,13 +257,23 @@ def _similarity(store: Store, incident: Incident, analysed: AnalysedArticle) -> 
     detail = store.get_incident(incident.id)
     if detail is None or not detail.articles:
         return 0.0
-    mine = set(tokens(analysed.article.title))
+    mine = _headline_words(analysed.article.title)
     theirs: set[str] = set()
     for article in detail.articles[:20]:
-        theirs.update(tokens(article.article.title))
+        theirs |= _headline_words(article.article.title)
     if not mine or not theirs:
         return 0.0
     return len(mine & theirs) / len(mine | theirs)
+
+
+def _headline_words(title: str) -> set[str]:
+    return {t for t in tokens(title) if t not in _stopwords()}
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    lines = STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(word for line in lines if not line.startswith("#") for word in line.split())
 
 
 def _names(kb: KnowledgeBase, entity_id: str | None, fallback: str) -> tuple[str, str]:

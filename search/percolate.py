@@ -6,7 +6,7 @@ its own index machinery (an in-memory FTS5 table for SQLite, a percolator index 
 
 from __future__ import annotations
 
-from search.entities import KnowledgeBase, entity_family, resolve_entity_id
+from search.entities import KnowledgeBase, developer_of, entity_family, resolve_entity_id
 from shellwatch.domain import AnalysedArticle, Claim, Subscription
 
 
@@ -19,7 +19,7 @@ def claim_passes(
         for name in subscription.entities:
             wanted.update(entity_family(kb, resolve_entity_id(kb, name)))
         subject_ids = {claim.subject} if claim.subject else {claim.subject_name.strip().lower()}
-        developer = kb.developer_of(claim.subject) if claim.subject else None
+        developer = developer_of(kb, claim.subject) if claim.subject else None
         if developer:
             subject_ids.add(developer)
         if not subject_ids & wanted:

@@ -8,30 +8,14 @@ Elasticsearch's `cjk` analyser does the same bigram cut on its side.
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
-from collections.abc import Callable
-from functools import lru_cache
 
-log = logging.getLogger(__name__)
+from nlp.script import to_simplified
 
 # Han ideographs (CJK unified + extension A + compatibility) — the characters we bigram.
 CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-@lru_cache(maxsize=1)
-def _simplifier() -> Callable[[str], str]:
-    try:
-        from nlp.script import to_simplified
-    except ImportError:  # nlp/script.py not landed yet: OpenCC directly, the same conversion it wraps
-        import opencc
-
-        converter = opencc.OpenCC("t2s")
-        log.warning("event=fallback reason=nlp.script-missing using=opencc-t2s")
-        return converter.convert
-    return to_simplified
 
 
 def has_cjk(text: str) -> bool:
@@ -40,14 +24,14 @@ def has_cjk(text: str) -> bool:
 
 def simplified(text: str) -> str:
     """Traditional → simplified only (no case or width folding): for display names."""
-    return _simplifier()(text) if has_cjk(text) else text
+    return to_simplified(text) if has_cjk(text) else text
 
 
 def fold(text: str) -> str:
     """NFKC, lower case, traditional → simplified: the form every comparison uses."""
     text = unicodedata.normalize("NFKC", text).lower()
     if has_cjk(text):
-        text = _simplifier()(text)
+        text = to_simplified(text)
     return text
 
 

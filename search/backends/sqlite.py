@@ -67,6 +67,7 @@ BM25_WEIGHTS = (3.0, 1.0, 2.0)  # title, body, entity names
 FACET_SIZE = 20
 CLAIM_FILTERS = ("type", "stance", "depth")
 
+SCHEMA_VERSION = 1
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY,
@@ -145,7 +146,10 @@ class SqliteStore(Store):
         self._percolator: sqlite3.Connection | None = None
         try:
             _probe_fts5(self._db)
-            self._write(lambda db: db.executescript_in_tx(SCHEMA))
+            with self._read() as db:
+                current = db.execute("PRAGMA user_version").fetchone()[0]
+            if current != SCHEMA_VERSION:  # only a new file takes the write lock to create tables
+                self._write(lambda tx: tx.create_schema())
         except BaseException:
             self.close()
             raise
@@ -186,7 +190,7 @@ class SqliteStore(Store):
                         raise StoreUnavailable(f"SQLite error on {self.path}: {exc}") from exc
                     if time.monotonic() >= deadline:
                         raise StoreUnavailable(
-                            f"{self.path} stayed locked for more than {self.lock_timeout:.0f}s"
+                            f"{self.path} stayed locked for more than {self.lock_timeout:g}s"
                         ) from exc
                     time.sleep(delay)
                     delay = min(delay * 2, 0.5)
@@ -822,10 +826,11 @@ class _Tx:
     def __init__(self, db: sqlite3.Connection):
         self.db = db
 
-    def executescript_in_tx(self, script: str) -> None:
-        for statement in script.split(";"):
+    def create_schema(self) -> None:
+        for statement in SCHEMA.split(";"):
             if statement.strip():
                 self.db.execute(statement)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def drop_next_tables(self) -> None:
         for name in DERIVED_TABLES:

@@ -1,8 +1,8 @@
 """Search test fixtures: a small knowledge base and factories for analysed articles.
 
-The knowledge base here is a stand-in for nlp.knowledge_base (owned by the NLP stage) with the
-same interface, so these tests pin the store's behaviour to known entities rather than to the
-contents of nlp/data/knowledge_base.yaml, which people edit.
+The knowledge base is the NLP stage's real KnowledgeBase class over a few entities listed here, so
+these tests pin the store's behaviour to known entities rather than to the contents of
+nlp/data/knowledge_base.yaml, which people edit.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from search.text import fold
+from nlp.knowledge_base import KnowledgeBase
 from shellwatch.domain import (
     AnalysedArticle,
     Analysis,
@@ -46,31 +46,9 @@ ENTITIES = [
 ]
 
 
-class SmallKnowledgeBase:
-    """Same interface as nlp.knowledge_base.KnowledgeBase, over the entities above."""
-
-    def __init__(self, entities: list[Entity]):
-        self.entities = entities
-        self._by_id = {e.id: e for e in entities}
-        self._by_name = {fold(n): e for e in entities for n in (e.id, e.name, *e.names_zh, *e.aliases)}
-
-    def get(self, entity_id: str) -> Entity | None:
-        return self._by_id.get(entity_id)
-
-    def resolve(self, name: str) -> Entity | None:
-        return self._by_name.get(fold(name).strip())
-
-    def models_of(self, org_id: str) -> list[str]:
-        return [e.id for e in self.entities if e.developer == org_id]
-
-    def developer_of(self, model_id: str) -> str | None:
-        entity = self._by_id.get(model_id)
-        return entity.developer if entity else None
-
-
 @pytest.fixture
-def kb() -> SmallKnowledgeBase:
-    return SmallKnowledgeBase(ENTITIES)
+def kb() -> KnowledgeBase:
+    return KnowledgeBase(ENTITIES)
 
 
 _counter = itertools.count()

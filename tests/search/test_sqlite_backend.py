@@ -1,0 +1,103 @@
+"""What only the embedded backend has: the file, WAL, locking, several writer processes, FTS5 probe."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from search import open_store
+from search.backends.base import CapabilityError, StoreUnavailable
+from search.backends.sqlite import SqliteStore, _probe_fts5
+from tests.search.conftest import make_article, make_claim
+
+
+def test_from_settings_opens_one_wal_file_in_the_data_dir(settings) -> None:
+    with open_store(settings) as store:
+        assert isinstance(store, SqliteStore)
+        store.upsert_article(make_article("Yi-34B accused", "text", claims=[make_claim("yi-34b")]))
+    assert settings.database_path.exists()
+    with sqlite3.connect(settings.database_path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with open_store(settings) as store:  # the real knowledge base resolves names in any script
+        assert store.search("entity:零一萬物").total == 1
+
+
+def test_a_database_that_cannot_be_opened_is_store_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match="cannot open"):
+        SqliteStore(tmp_path / "missing-dir" / "store.sqlite3")
+    (tmp_path / "not-a-db").write_bytes(b"this is not an SQLite file" * 100)
+    with pytest.raises(StoreUnavailable):
+        SqliteStore(tmp_path / "not-a-db")
+
+
+def test_a_store_locked_too_long_raises_store_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    SqliteStore(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with SqliteStore(path, lock_timeout=0.3) as store:
+            with pytest.raises(StoreUnavailable, match="locked"):
+                store.upsert_article(make_article("title", "text"))
+            assert store.count_articles() == 0  # readers are not blocked under WAL
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_missing_fts5_is_a_capability_error() -> None:
+    class NoFts5:  # stands in for an SQLite build without FTS5, which cannot be installed here
+        def execute(self, sql: str) -> None:
+            raise sqlite3.OperationalError("no such module: fts5")
+
+    with pytest.raises(CapabilityError, match="no FTS5"):
+        _probe_fts5(NoFts5())  # type: ignore[arg-type]
+
+
+def _write_many(path: str, worker: int, count: int) -> None:
+    with SqliteStore(path, lock_timeout=30) as store:
+        for i in range(count):
+            store.upsert_article(
+                make_article(f"worker {worker} article {i}", "text", url=f"https://w{worker}.example/{i}")
+            )
+
+
+@pytest.mark.slow
+def test_several_processes_write_at_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "store.sqlite3")
+    SqliteStore(path).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_many, args=(path, w, 40)) for w in range(3)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    with SqliteStore(path) as store:
+        assert store.count_articles() == 120
+        assert store.search("worker").total == 120
+
+
+def test_reindex_swaps_tables_and_a_failed_rebuild_leaves_the_old_index(
+    tmp_path: Path, kb, monkeypatch
+) -> None:
+    with SqliteStore(tmp_path / "store.sqlite3", kb=kb) as store:
+        for i in range(5):
+            store.upsert_article(make_article(f"零一萬物 story {i}", "text", url=f"https://x.example/{i}"))
+        import search.backends.sqlite as backend
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("analysis bug")
+
+        monkeypatch.setattr(backend, "_article_rows", broken)
+        with pytest.raises(RuntimeError):
+            store.reindex()
+        monkeypatch.undo()
+        assert store.search("零一万物").total == 5
+        assert store.reindex() == 5
+        assert store.search("零一万物").total == 5
+        tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%_next%'")}
+        assert tables == set()
