@@ -83,3 +83,11 @@ class DeliveredAlert(Record):
     delivered_at: AwareDatetime | None = None
     attempts: int = 0
     last_error: str | None = None
+
+
+class BulkResult(Record):
+    """The outcome of a bulk upsert: one bad document never fails the batch."""
+
+    indexed: int = 0
+    new: int = 0
+    failures: dict[str, str] = Field(default_factory=dict)  # article id → why it was not indexed

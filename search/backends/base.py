@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 from search.results import (
+    BulkResult,
     DeadLetter,
     DeliveredAlert,
     IncidentDetail,
@@ -47,6 +48,19 @@ class Store(ABC):
     @abstractmethod
     def upsert_article(self, article: AnalysedArticle) -> bool:
         """Insert or replace by article id; True when the article was new."""
+
+    def upsert_articles(self, articles: list[AnalysedArticle]) -> BulkResult:
+        """Upsert many articles; a document that fails is reported in `failures`, the rest go in."""
+        result = BulkResult()
+        for article in articles:
+            try:
+                result.new += self.upsert_article(article)
+                result.indexed += 1
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # one bad document must not fail the batch
+                result.failures[article.id] = f"{type(exc).__name__}: {exc}"
+        return result
 
     @abstractmethod
     def get_article(self, article_id: str) -> AnalysedArticle | None: ...

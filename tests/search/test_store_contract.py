@@ -557,3 +557,16 @@ def test_reindex_rebuilds_and_keeps_serving(store: Store, corpus) -> None:
     assert store.get_incident("inc-yi") is not None
     store.upsert_article(ernie_zh())
     assert store.count_articles() == 5
+
+
+def test_bulk_upsert_reports_bad_documents_and_indexes_the_rest(store: Store) -> None:
+    good = [yi_zh(), yi_en()]
+    broken = ernie_zh()
+    # An article whose analysis cannot be indexed: a claim type no backend knows.
+    broken.analysis.claims[0].__dict__["type"] = "no-such-type"
+    result = store.upsert_articles([*good, broken])
+    assert result.indexed == 2 and result.new == 2
+    assert list(result.failures) == [broken.id] and result.failures[broken.id]
+    assert store.count_articles() == 2
+    again = store.upsert_articles(good)
+    assert (again.indexed, again.new, again.failures) == (2, 0, {})
