@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from alerts.channels import channel_key
 from alerts.matching import ModelDirectory, claim_matches
@@ -41,10 +41,13 @@ log = logging.getLogger(__name__)
 
 
 class Assignment(Protocol):
-    """What plan_alerts reads from search.incidents.IncidentAssignment."""
+    """What plan_alerts reads from search.incidents.IncidentAssignment.
 
-    new_allegations: Sequence[tuple[Incident, Claim]]
-    responses: Sequence[tuple[Incident, Claim]]
+    Items are `AssignedClaim`s (`.claim`, `.incident_id`); `(Incident, Claim)` pairs are accepted too.
+    """
+
+    new_allegations: Sequence[Any]
+    responses: Sequence[Any]
 
 
 def plan_alerts(
@@ -60,13 +63,13 @@ def plan_alerts(
     for subscription in subscriptions:
         if subscription.paused:
             continue
-        for incident, claim in candidates(subscription, assignment):
+        for incident_id, claim in candidates(subscription, assignment):
             if not claim_matches(subscription, claim, language, kb):
                 continue
             alert = Alert(
                 id=subscription_alert_id(subscription.id, claim),
                 subscription_id=subscription.id,
-                incident_id=incident.id,
+                incident_id=incident_id,
                 article_id=analysed.id,
                 claim=claim,
                 created_at=now,
@@ -79,18 +82,26 @@ def plan_alerts(
                 alert.id,
                 subscription.id,
                 analysed.id,
-                incident.id,
+                incident_id,
                 claim.stance,
             )
             planned.append(alert)
     return planned
 
 
-def candidates(subscription: Subscription, assignment: Assignment) -> list[tuple[Incident, Claim]]:
-    pairs = list(assignment.new_allegations)
+def candidates(subscription: Subscription, assignment: Assignment) -> list[tuple[str | None, Claim]]:
+    """(incident id, claim) of the new allegations, and of the responses when the subscription wants them."""
+    items = list(assignment.new_allegations)
     if RESPONSE_STANCES & set(subscription.stances):
-        pairs.extend(assignment.responses)
-    return pairs
+        items.extend(assignment.responses)
+    return [_incident_and_claim(item) for item in items]
+
+
+def _incident_and_claim(item: Any) -> tuple[str | None, Claim]:
+    if isinstance(item, tuple):
+        incident, claim = item
+        return (incident.id if isinstance(incident, Incident) else incident), claim
+    return item.incident_id, item.claim
 
 
 def subscription_alert_id(subscription_id: str, claim: Claim) -> str:

@@ -10,7 +10,7 @@ alerts/templates/labels.yaml.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,12 @@ class Period:
     frequency: str
     start: datetime
     end: datetime
+
+    @property
+    def label(self) -> str:
+        """`2023-11-15` for one day, `2023-11-13 – 2023-11-19` for longer (the end is exclusive)."""
+        first, last = self.start.date(), (self.end - timedelta(microseconds=1)).date()
+        return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
+from alerts.dispatch import plan_alerts
 from nlp.knowledge_base import KnowledgeBase, load_knowledge_base
 from search.backends.sqlite import SqliteStore
+from search.incidents import assign_incidents
 from shellwatch.config import PACKAGE_ROOT, Settings
 from shellwatch.domain import (
+    Alert,
     AnalysedArticle,
     Analysis,
     Article,
@@ -255,20 +258,10 @@ def make_incident(claim: Claim, article: AnalysedArticle) -> Incident:
     )
 
 
-@dataclass
-class Assignment:
-    """The shape of search.incidents.IncidentAssignment that plan_alerts reads."""
-
-    incidents: list[Incident] = field(default_factory=list)
-    new_allegations: list[tuple[Incident, Claim]] = field(default_factory=list)
-    responses: list[tuple[Incident, Claim]] = field(default_factory=list)
-
-
-def new_allegation(article: AnalysedArticle) -> Assignment:
-    """The assignment of an article whose claims are all new allegations of one new incident."""
-    claims = [c for c in article.analysis.claims if c.stance is Stance.ALLEGATION]
-    incident = make_incident(claims[0], article)
-    return Assignment([incident], [(incident, c) for c in claims], [])
+def process(store: SqliteStore, kb: KnowledgeBase, analysed: AnalysedArticle) -> list[Alert]:
+    """The worker pipeline's storage and alert steps for one analysed article."""
+    store.upsert_article(analysed)
+    return plan_alerts(store, analysed, assign_incidents(store, analysed, kb), kb)
 
 
 def make_subscription(channels: list[Channel], **fields: object) -> Subscription:
