@@ -2,7 +2,8 @@
 
 `build_digest` reads the store for one month (and the month before, for the change), `render`
 turns the Digest into bytes of one format, `write_digest` does both and writes the file into the
-data directory. `last_month` names the month the monthly task builds on the first of a month.
+data directory. `last_month` names the month the monthly task builds on the first of a month;
+`send_digest` e-mails a written file to SHELLWATCH_DIGEST_RECIPIENTS.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from digests.build import build_digest
+from digests.delivery import DigestSend, send_digest
 from digests.errors import DigestError, MonthError
 from digests.model import Digest
 from digests.months import last_month, parse_month
@@ -21,6 +23,7 @@ __all__ = [
     "FORMATS",
     "MEDIA_TYPES",
     "Digest",
+    "DigestSend",
     "DigestError",
     "MonthError",
     "build_digest",
@@ -29,6 +32,7 @@ __all__ = [
     "parse_month",
     "produce_digest",
     "render",
+    "send_digest",
     "write_digest",
 ]
 

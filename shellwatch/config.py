@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     webhook_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("WEBHOOK_ALLOW")
     )
+    # Who receives the monthly digest by e-mail (digests.send_digest); empty → nobody.
+    digest_recipients: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("SHELLWATCH_DIGEST_RECIPIENTS")
+    )
     # Celery (multi-service mode): hard time limit of every task; the broker redelivers a task whose
     # worker died after the visibility timeout, so it must exceed the time limit (checked below).
     task_time_limit_seconds: float = Field(600.0, gt=1, validation_alias=_env("SHELLWATCH_TASK_TIME_LIMIT"))
@@ -125,6 +129,17 @@ class Settings(BaseSettings):
             value = [part.strip() for part in value.split(",") if part.strip()]
         for entry in value or []:
             _validate_allow_entry(entry)
+        return value
+
+    @field_validator("digest_recipients", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for address in value or []:
+            local, at, domain = str(address).partition("@")
+            if not (local and at and "." in domain) or any(c.isspace() or c in "<>," for c in str(address)):
+                raise ValueError(f"{address!r} is not an e-mail address")
         return value
 
     @property

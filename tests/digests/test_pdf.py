@@ -74,7 +74,7 @@ def pdfs(tmp_path_factory, kb):
     from shellwatch.config import load_settings
     from tests.digests.conftest import december_2023, fill
 
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("data"))
+    settings = load_settings(SHELLWATCH_DATA_DIR=str(tmp_path_factory.mktemp("data")))
     with open_store(settings) as store:
         fill(store, *december_2023())
         digests = {
