@@ -1,0 +1,857 @@
+"""The multi-service store: Elasticsearch 9 through the official client.
+
+Indices (all named `<prefix>-…`, ELASTICSEARCH_INDEX_PREFIX):
+  articles       behind a read alias `<prefix>-articles` and a write alias `<prefix>-articles-write`;
+                 concrete indices `<prefix>-articles-<ns>` come from an index template, so
+                 `reindex()` builds a fresh one and swaps both aliases in one atomic call
+  incidents, alerts, deliveries, dead-letters   plain indices
+  subscriptions  a percolator index: each subscription's query, compiled from the search syntax
+
+Text: the same folding as the embedded store (search/text.py: NFKC, lower case, traditional →
+simplified) before indexing, then a built-in analyser (standard tokenizer, cjk_width, lowercase,
+cjk_bigram, porter_stem): Chinese as bigrams, English stemmed, no plugins. Highlights are cut in
+Python by the shared Highlighter so both backends mark the same words.
+
+Consistency: single-document writes use `refresh=true` so the pipeline (and the next article's
+incident assignment) sees them at once; news arrive at a few per second, far below where that
+costs. Bulk paths (upsert_articles, reindex) refresh once at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime
+from typing import Any
+
+from elasticsearch import (
+    ApiError,
+    BadRequestError,
+    ConflictError,
+    Elasticsearch,
+    NotFoundError,
+    TransportError,
+    helpers,
+)
+
+from search.aggregates import BUCKETS, aggregate
+from search.backends.base import CapabilityError, QueryError, Store, StoreError, StoreUnavailable
+from search.entities import (
+    EmptyKnowledgeBase,
+    KnowledgeBase,
+    document_entity_ids,
+    entity_family,
+    entity_label,
+    entity_names,
+    load_kb,
+    org_of,
+    resolve_entity_id,
+)
+from search.highlight import Highlighter
+from search.percolate import passing_claims
+from search.query import And, DepthRange, Filter, Not, Or, Phrase, Query, Term, parse_query
+from search.results import (
+    BulkResult,
+    DeadLetter,
+    DeliveredAlert,
+    FacetCount,
+    HistogramBucket,
+    IncidentDetail,
+    MonthAggregates,
+    SearchHit,
+    SearchResult,
+    Timeline,
+)
+from search.text import fold
+from shellwatch.config import Settings
+from shellwatch.domain import Alert, AnalysedArticle, Incident, Subscription, from_json, stable_id, to_json
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_MAJOR = 9
+TEXT_FIELDS = ["title^3", "body", "entity_names^2"]
+CLAIM_FILTERS = ("type", "stance", "depth")
+FACET_SIZE = 20
+PAGE = 1000
+MAX_TERMS = 60_000  # below Elasticsearch's index.max_terms_count default (65,536)
+
+ANALYSIS = {
+    "analyzer": {
+        "shellwatch_text": {
+            "type": "custom",
+            "tokenizer": "standard",
+            "filter": ["cjk_width", "lowercase", "cjk_bigram", "porter_stem"],
+        }
+    },
+    "normalizer": {"lower": {"type": "custom", "filter": ["lowercase"]}},
+}
+UNINDEXED = {"type": "keyword", "index": False, "doc_values": False}
+ARTICLE_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "keyword"},
+    "published_at": {"type": "date"},
+    "indexed_at": {"type": "date"},
+    "language": {"type": "keyword"},
+    "source": {"type": "keyword", "fields": {"lower": {"type": "keyword", "normalizer": "lower"}}},
+    "title": {"type": "text", "analyzer": "shellwatch_text"},
+    "body": {"type": "text", "analyzer": "shellwatch_text"},
+    "entity_names": {"type": "text", "analyzer": "shellwatch_text"},
+    "entities": {"type": "keyword"},
+    "claims": {
+        "type": "nested",
+        "properties": {
+            "type": {"type": "keyword"},
+            "stance": {"type": "keyword"},
+            "depth": {"type": "integer"},
+            "subject": {"type": "keyword"},
+            "confidence": {"type": "float"},
+            "published_at": {"type": "date"},
+        },
+    },
+    # Flat copies of the claims' values, one per document, for facets that count articles.
+    "claim_types": {"type": "keyword"},
+    "claim_stances": {"type": "keyword"},
+    "claim_depths": {"type": "integer"},
+    "payload": UNINDEXED,
+}
+INCIDENT_PROPERTIES = {
+    "id": {"type": "keyword"},
+    "subject": {"type": "keyword"},
+    "subject_org": {"type": "keyword"},
+    "started_at": {"type": "date"},
+    "updated_at": {"type": "date"},
+    "article_ids": {"type": "keyword"},
+    "payload": UNINDEXED,
+}
+
+
+def get_es_client(url: str) -> Elasticsearch:
+    """The one place an Elasticsearch client is built."""
+    return Elasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=2)
+
+
+class ElasticsearchStore(Store):
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "shellwatch",
+        kb: KnowledgeBase | None = None,
+        client: Elasticsearch | None = None,
+    ):
+        self.url = url
+        self.prefix = prefix
+        self.kb: KnowledgeBase = kb if kb is not None else EmptyKnowledgeBase()
+        self.es = client or get_es_client(url)
+        self._highlighter = Highlighter()
+        self.read_alias = f"{prefix}-articles"
+        self.write_alias = f"{prefix}-articles-write"
+        self.incidents_index = f"{prefix}-incidents"
+        self.subscriptions_index = f"{prefix}-subscriptions"
+        self.alerts_index = f"{prefix}-alerts"
+        self.deliveries_index = f"{prefix}-deliveries"
+        self.dead_letters_index = f"{prefix}-dead-letters"
+        try:
+            self._probe_version()
+            self._ensure_indices()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ElasticsearchStore:
+        if not settings.elasticsearch_url:
+            raise CapabilityError("ELASTICSEARCH_URL is not set")
+        return cls(settings.elasticsearch_url, settings.elasticsearch_index_prefix, kb=load_kb(settings))
+
+    def close(self) -> None:
+        self._highlighter.close()
+        self.es.close()
+
+    # Start-up -----------------------------------------------------------------------------------
+    def _probe_version(self) -> None:
+        with self._errors():
+            info = self.es.info()
+        number = str(info.get("version", {}).get("number", "?"))
+        if not number.split(".")[0].isdigit() or int(number.split(".")[0]) != SUPPORTED_MAJOR:
+            raise CapabilityError(
+                f"Elasticsearch at {self.url} is version {number}; ShellWatch needs {SUPPORTED_MAJOR}.x"
+                " (the docker-compose image)"
+            )
+
+    def _ensure_indices(self) -> None:
+        settings = {"analysis": ANALYSIS, "number_of_replicas": 0}
+        with self._errors():
+            self.es.indices.put_index_template(
+                name=f"{self.prefix}-articles",
+                index_patterns=[f"{self.prefix}-articles-*"],
+                template={
+                    "settings": settings,
+                    "mappings": {"dynamic": "strict", "properties": ARTICLE_PROPERTIES},
+                },
+                priority=100,
+            )
+            if not self.es.indices.exists_alias(name=self.read_alias):
+                self._create(self._new_articles_index(), aliases={self.read_alias: {}, self.write_alias: {}})
+            plain = {
+                self.incidents_index: INCIDENT_PROPERTIES,
+                self.alerts_index: {
+                    "subscription_id": {"type": "keyword"},
+                    "seq": {"type": "long"},
+                    "payload": UNINDEXED,
+                },
+                self.deliveries_index: {
+                    "subscription_id": {"type": "keyword"},
+                    "delivered": {"type": "boolean"},
+                    "seq": {"type": "long"},
+                    "payload": UNINDEXED,
+                },
+                self.dead_letters_index: {
+                    "id": {"type": "keyword"},
+                    "failed_at": {"type": "date"},
+                    "payload": UNINDEXED,
+                },
+                self.subscriptions_index: {
+                    **ARTICLE_PROPERTIES,
+                    "query": {"type": "percolator"},
+                    "subscription_id": {"type": "keyword"},
+                },
+            }
+            for index, properties in plain.items():
+                if not self.es.indices.exists(index=index):
+                    self._create(
+                        index, settings=settings, mappings={"dynamic": "strict", "properties": properties}
+                    )
+
+    def _create(self, index: str, **body: Any) -> None:
+        try:
+            self.es.indices.create(index=index, **body)
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":  # another process made it first
+                raise
+
+    def _new_articles_index(self) -> str:
+        return f"{self.prefix}-articles-{time.time_ns()}"
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Client errors as store errors: unreachable/overloaded → StoreUnavailable (retry)."""
+        try:
+            yield
+        except (TransportError, ConnectionError) as exc:
+            raise StoreUnavailable(f"Elasticsearch at {self.url} is unreachable: {exc}") from exc
+        except ApiError as exc:
+            if exc.status_code in (429, 502, 503, 504):
+                raise StoreUnavailable(f"Elasticsearch at {self.url} is unavailable: {exc}") from exc
+            if isinstance(exc, ConflictError | NotFoundError):
+                raise
+            raise StoreError(f"Elasticsearch refused the request: {exc}") from exc
+
+    # Articles -----------------------------------------------------------------------------------
+    def upsert_article(self, article: AnalysedArticle) -> bool:
+        document = self._article_doc(article)
+        with self._errors():
+            response = self.es.index(index=self.write_alias, id=article.id, document=document, refresh=True)
+        return response["result"] == "created"
+
+    def upsert_articles(self, articles: list[AnalysedArticle]) -> BulkResult:
+        result = BulkResult()
+        actions = []
+        for article in articles:
+            try:
+                actions.append(
+                    {"_index": self.write_alias, "_id": article.id, "_source": self._article_doc(article)}
+                )
+            except Exception as exc:  # one bad document must not fail the batch
+                result.failures[article.id] = f"{type(exc).__name__}: {exc}"
+        self._bulk(actions, result)
+        return result
+
+    def _bulk(self, actions: list[dict[str, Any]], result: BulkResult, index: str | None = None) -> None:
+        if not actions:
+            return
+        with self._errors():
+            for ok, item in helpers.streaming_bulk(
+                self.es, actions, raise_on_error=False, raise_on_exception=False, chunk_size=500
+            ):
+                outcome = item.get("index", {})
+                if ok:
+                    result.indexed += 1
+                    result.new += outcome.get("result") == "created"
+                else:
+                    result.failures[str(outcome.get("_id"))] = str(outcome.get("error"))
+            self.es.indices.refresh(index=index or self.write_alias)
+
+    def get_article(self, article_id: str) -> AnalysedArticle | None:
+        with self._errors():
+            try:
+                found = self.es.get(index=self.read_alias, id=article_id, source_includes=["payload"])
+            except NotFoundError:
+                return None
+        return self._with_incidents([_load_article(found["_source"]["payload"])])[0]
+
+    def iter_articles(self, since: datetime | None = None) -> Iterator[AnalysedArticle]:
+        query = {"range": {"published_at": {"gte": _iso(since)}}} if since else {"match_all": {}}
+        for page in self._pages(
+            self.read_alias, query, [{"published_at": "asc"}, {"id": "asc"}], ["payload"]
+        ):
+            yield from self._with_incidents([_load_article(h["_source"]["payload"]) for h in page])
+
+    def count_articles(self) -> int:
+        with self._errors():
+            return int(self.es.count(index=self.read_alias)["count"])
+
+    def _with_incidents(self, articles: list[AnalysedArticle]) -> list[AnalysedArticle]:
+        if not articles:
+            return articles
+        ids = [a.id for a in articles]
+        links: dict[str, list[str]] = {}
+        query = {"terms": {"article_ids": ids}}
+        for page in self._pages(self.incidents_index, query, [{"id": "asc"}], ["id", "article_ids"]):
+            for hit in page:
+                for article_id in set(hit["_source"]["article_ids"]) & set(ids):
+                    links.setdefault(article_id, []).append(hit["_source"]["id"])
+        return [a.model_copy(update={"incident_ids": sorted(links.get(a.id, []))}) for a in articles]
+
+    def _article_doc(self, analysed: AnalysedArticle) -> dict[str, Any]:
+        article = analysed.article
+        when = _iso(article.published_at or article.fetched_at)
+        entity_ids = document_entity_ids(self.kb, analysed)
+        names = [m.name for m in analysed.analysis.entities] + entity_names(self.kb, entity_ids)
+        return {
+            "id": article.id,
+            "published_at": when,
+            "indexed_at": _iso(datetime.now(UTC)),
+            "language": article.language.value,
+            "source": article.source,
+            "title": fold(article.title),
+            "body": fold(article.text),
+            "entity_names": fold(" ; ".join(dict.fromkeys(names))),
+            "entities": entity_ids,
+            "claims": [
+                {
+                    "type": c.type.value,
+                    "stance": c.stance.value,
+                    "depth": c.depth if c.depth is not None else c.type.depth,
+                    "subject": c.subject,
+                    "confidence": c.confidence,
+                    "published_at": when,
+                }
+                for c in analysed.analysis.claims
+            ],
+            "claim_types": sorted({c.type.value for c in analysed.analysis.claims}),
+            "claim_stances": sorted({c.stance.value for c in analysed.analysis.claims}),
+            "claim_depths": sorted({d for c in analysed.analysis.claims if (d := c.depth or c.type.depth)}),
+            "payload": to_json(analysed),
+        }
+
+    # Incidents ----------------------------------------------------------------------------------
+    def upsert_incident(self, incident: Incident) -> None:
+        document = {
+            "id": incident.id,
+            "subject": incident.subject,
+            "subject_org": org_of(self.kb, incident.subject) if incident.subject else None,
+            "started_at": _iso(incident.started_at),
+            "updated_at": _iso(incident.updated_at),
+            "article_ids": incident.article_ids,
+            "payload": to_json(incident),
+        }
+        with self._errors():
+            self.es.index(index=self.incidents_index, id=incident.id, document=document, refresh=True)
+
+    def get_incident(self, incident_id: str) -> IncidentDetail | None:
+        with self._errors():
+            try:
+                found = self.es.get(index=self.incidents_index, id=incident_id)
+            except NotFoundError:
+                return None
+            incident = from_json(Incident, found["_source"]["payload"])
+            articles = []
+            if incident.article_ids:
+                docs = self.es.mget(
+                    index=self.read_alias, ids=incident.article_ids, source_includes=["payload"]
+                )
+                articles = [_load_article(d["_source"]["payload"]) for d in docs["docs"] if d.get("found")]
+        articles.sort(key=lambda a: (a.article.published_at or a.article.fetched_at, a.id))
+        return IncidentDetail(incident=incident, articles=self._with_incidents(articles))
+
+    def list_incidents(
+        self, subject: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Incident]:
+        """Incidents overlapping [since, until): started before `until`, updated at or after `since`."""
+        filters: list[dict[str, Any]] = []
+        if subject:
+            filters.append(self._subject_filter(subject))
+        if since:
+            filters.append({"range": {"updated_at": {"gte": _iso(since)}}})
+        if until:
+            filters.append({"range": {"started_at": {"lt": _iso(until)}}})
+        return [from_json(Incident, d["payload"]) for d in self._incident_docs(filters)]
+
+    def _subject_filter(self, subject: str) -> dict[str, Any]:
+        entity_id = resolve_entity_id(self.kb, subject)
+        family = entity_family(self.kb, entity_id)
+        return {
+            "bool": {
+                "should": [{"terms": {"subject": family}}, {"term": {"subject_org": entity_id}}],
+                "minimum_should_match": 1,
+            }
+        }
+
+    def _incident_docs(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        query = {"bool": {"filter": filters}}
+        sort = [{"started_at": "asc"}, {"id": "asc"}]
+        return [h["_source"] for page in self._pages(self.incidents_index, query, sort) for h in page]
+
+    def delete_incident(self, incident_id: str) -> None:
+        with self._errors(), suppress(NotFoundError):
+            self.es.delete(index=self.incidents_index, id=incident_id, refresh=True)
+
+    # Search -------------------------------------------------------------------------------------
+    def search(self, query: str, *, offset: int = 0, limit: int = 20, facets: bool = True) -> SearchResult:
+        parsed = parse_query(query)
+        compiled = _Compiler(self.kb).compile(parsed)
+        ranked = parsed.has_text()
+        sort = ["_score", {"published_at": "desc"}] if ranked else [{"published_at": "desc"}, {"id": "desc"}]
+        with self._errors():
+            response = self.es.search(
+                index=self.read_alias,
+                query=compiled,
+                from_=offset,
+                size=limit,
+                sort=sort,
+                track_total_hits=True,
+                source_includes=["payload"],
+                aggs=FACET_AGGS if facets else None,
+                track_scores=ranked,
+            )
+        hits = response["hits"]["hits"]
+        articles = self._with_incidents([_load_article(h["_source"]["payload"]) for h in hits])
+        terms = parsed.positive_text()
+        return SearchResult(
+            query=query,
+            total=response["hits"]["total"]["value"],
+            hits=[
+                SearchHit(
+                    article=article,
+                    score=round(float(hit.get("_score") or 0.0), 4) if ranked else 0.0,
+                    highlights=self._highlighter.highlights(
+                        article.article.title, article.article.text, terms
+                    ),
+                )
+                for article, hit in zip(articles, hits, strict=True)
+            ],
+            facets=self._facets(response.get("aggregations", {})) if facets else {},
+        )
+
+    def _facets(self, aggs: dict[str, Any]) -> dict[str, list[FacetCount]]:
+        def terms(name: str) -> list[tuple[str, int]]:
+            pairs = [(str(b["key"]), b["doc_count"]) for b in aggs[name]["buckets"]]
+            return sorted(pairs, key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
+
+        facets = {
+            "entity": terms("entity"),
+            "type": terms("type"),
+            "depth": terms("depth"),
+            "stance": terms("stance"),
+            "lang": terms("lang"),
+            "source": terms("source"),
+            "month": [
+                (b["key_as_string"], b["doc_count"]) for b in aggs["month"]["buckets"] if b["doc_count"]
+            ],
+        }
+        return {
+            name: [
+                FacetCount(
+                    value=value, count=count, label=entity_label(self.kb, value) if name == "entity" else None
+                )
+                for value, count in pairs
+            ]
+            for name, pairs in facets.items()
+        }
+
+    def timeline(self, query: str = "", *, entity: str | None = None, interval: str = "month") -> Timeline:
+        if interval not in BUCKETS:
+            raise QueryError(f"unknown interval '{interval}' (one of {', '.join(BUCKETS)})")
+        compiled = _Compiler(self.kb).compile(parse_query(query))
+        docs = self._incident_docs([self._subject_filter(entity)] if entity else [])
+        article_ids = sorted({a for d in docs for a in d["article_ids"]})
+        if not article_ids:
+            return Timeline(incidents=[], histogram=[], interval=interval)
+        if len(article_ids) > MAX_TERMS:
+            raise CapabilityError(f"a timeline over {len(article_ids)} articles is too large; narrow it down")
+        with self._errors():
+            response = self.es.search(
+                index=self.read_alias,
+                size=0,
+                query={"bool": {"must": [compiled], "filter": [{"terms": {"id": article_ids}}]}},
+                aggs={
+                    "histogram": {
+                        "date_histogram": {
+                            "field": "published_at",
+                            "calendar_interval": interval,
+                            "min_doc_count": 1,
+                            "format": "yyyy-MM-dd",
+                        }
+                    },
+                    "ids": {"terms": {"field": "id", "size": len(article_ids)}},
+                },
+            )
+        matched = {b["key"] for b in response["aggregations"]["ids"]["buckets"]}
+        incidents = [from_json(Incident, d["payload"]) for d in docs if matched & set(d["article_ids"])]
+        histogram = [
+            HistogramBucket(date=date.fromisoformat(b["key_as_string"]), count=b["doc_count"])
+            for b in response["aggregations"]["histogram"]["buckets"]
+            if b["doc_count"]
+        ]
+        return Timeline(incidents=incidents, histogram=histogram, interval=interval)
+
+    def month_aggregates(self, start: date, end: date) -> MonthAggregates:
+        period = {"range": {"published_at": {"gte": start.isoformat(), "lt": end.isoformat()}}}
+        with self._errors():
+            response = self.es.search(
+                index=self.read_alias,
+                size=0,
+                query=period,
+                track_total_hits=True,
+                aggs={
+                    "lang": {"terms": {"field": "language", "size": 10}},
+                    "source": {"terms": {"field": "source", "size": 1000}},
+                },
+            )
+        claim_rows: list[tuple] = []
+        article_ids: list[str] = []
+        for page in self._pages(
+            self.read_alias, period, [{"published_at": "asc"}, {"id": "asc"}], ["id", "claims"]
+        ):
+            for hit in page:
+                article_ids.append(hit["_source"]["id"])
+                claim_rows += [
+                    (c["type"], c["stance"], c.get("subject"), c["published_at"][:10])
+                    for c in hit["_source"].get("claims", [])
+                ]
+        new_ids = [
+            d["id"]
+            for d in self._incident_docs(
+                [{"range": {"started_at": {"gte": start.isoformat(), "lt": end.isoformat()}}}]
+            )
+        ]
+        ongoing_ids = (
+            [
+                d["id"]
+                for d in self._incident_docs(
+                    [
+                        {"range": {"started_at": {"lt": start.isoformat()}}},
+                        {"terms": {"article_ids": article_ids[:MAX_TERMS]}},
+                    ]
+                )
+            ]
+            if article_ids
+            else []
+        )
+        aggs = response["aggregations"]
+
+        def counts(name: str) -> dict[str, int]:
+            pairs = sorted(
+                ((b["key"], b["doc_count"]) for b in aggs[name]["buckets"]), key=lambda kv: (-kv[1], kv[0])
+            )
+            return dict(pairs)
+
+        return aggregate(
+            start,
+            end,
+            response["hits"]["total"]["value"],
+            counts("lang"),
+            counts("source"),
+            claim_rows,
+            new_ids,
+            ongoing_ids,
+        )
+
+    # Subscriptions and alerts ---------------------------------------------------------------------
+    def save_subscription(self, subscription: Subscription) -> None:
+        has_query = bool(subscription.query and subscription.query.strip())
+        compiled = _Compiler(self.kb).compile(parse_query(subscription.query or ""))
+        document = {
+            "subscription_id": subscription.id,
+            "query": compiled if has_query else {"match_all": {}},
+            "payload": to_json(subscription),
+        }
+        with self._errors():
+            self.es.index(index=self.subscriptions_index, id=subscription.id, document=document, refresh=True)
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        with self._errors():
+            try:
+                found = self.es.get(
+                    index=self.subscriptions_index, id=subscription_id, source_includes=["payload"]
+                )
+            except NotFoundError:
+                return None
+        return from_json(Subscription, found["_source"]["payload"])
+
+    def list_subscriptions(self) -> list[Subscription]:
+        pages = self._pages(
+            self.subscriptions_index, {"match_all": {}}, [{"subscription_id": "asc"}], ["payload"]
+        )
+        found = [from_json(Subscription, h["_source"]["payload"]) for page in pages for h in page]
+        return sorted(found, key=lambda s: (s.created_at, s.id))
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        with self._errors(), suppress(NotFoundError):
+            self.es.delete(index=self.subscriptions_index, id=subscription_id, refresh=True)
+
+    def match_subscriptions(self, article: AnalysedArticle) -> list[Subscription]:
+        candidates = [s for s in self.list_subscriptions() if passing_claims(s, article, self.kb)]
+        if not candidates:
+            return []
+        document = self._article_doc(article)
+        del document["payload"]
+        with self._errors():
+            response = self.es.search(
+                index=self.subscriptions_index,
+                size=len(candidates),
+                source_includes=["subscription_id"],
+                query={
+                    "bool": {
+                        "filter": [
+                            {"percolate": {"field": "query", "document": document}},
+                            {"ids": {"values": [s.id for s in candidates]}},
+                        ]
+                    }
+                },
+            )
+        matched = {h["_source"]["subscription_id"] for h in response["hits"]["hits"]}
+        return [s for s in candidates if s.id in matched]
+
+    def record_alert(self, alert: Alert) -> bool:
+        document = {
+            "subscription_id": alert.subscription_id,
+            "seq": time.time_ns(),
+            "payload": to_json(alert),
+        }
+        with self._errors():
+            try:
+                self.es.create(index=self.alerts_index, id=alert.id, document=document, refresh=True)
+            except ConflictError:
+                return False
+        return True
+
+    def list_alerts(self, subscription_id: str | None = None, limit: int = 100) -> list[Alert]:
+        query = {"term": {"subscription_id": subscription_id}} if subscription_id else {"match_all": {}}
+        with self._errors():
+            response = self.es.search(
+                index=self.alerts_index, query=query, size=limit, sort=[{"seq": "desc"}]
+            )
+        return [from_json(Alert, h["_source"]["payload"]) for h in response["hits"]["hits"]]
+
+    def record_delivery(self, delivery: DeliveredAlert) -> None:
+        document = {
+            "subscription_id": delivery.alert.subscription_id,
+            "delivered": delivery.delivered_at is not None,
+            "seq": time.time_ns(),
+            "payload": to_json(delivery),
+        }
+        with self._errors():
+            self.es.index(
+                index=self.deliveries_index,
+                id=stable_id("delivery", delivery.alert.id, delivery.channel),
+                document=document,
+                refresh=True,
+            )
+
+    def list_deliveries(
+        self, subscription_id: str | None = None, pending_only: bool = False
+    ) -> list[DeliveredAlert]:
+        filters: list[dict[str, Any]] = []
+        if subscription_id:
+            filters.append({"term": {"subscription_id": subscription_id}})
+        if pending_only:
+            filters.append({"term": {"delivered": False}})
+        pages = self._pages(
+            self.deliveries_index, {"bool": {"filter": filters}}, [{"seq": "desc"}], ["payload"]
+        )
+        return [from_json(DeliveredAlert, h["_source"]["payload"]) for page in pages for h in page]
+
+    # Dead letters -------------------------------------------------------------------------------
+    def add_dead_letter(self, letter: DeadLetter) -> None:
+        document = {"id": letter.id, "failed_at": _iso(letter.failed_at), "payload": to_json(letter)}
+        with self._errors():
+            self.es.index(index=self.dead_letters_index, id=letter.id, document=document, refresh=True)
+
+    def list_dead_letters(self) -> list[DeadLetter]:
+        pages = self._pages(
+            self.dead_letters_index, {"match_all": {}}, [{"failed_at": "desc"}, {"id": "asc"}], ["payload"]
+        )
+        return [from_json(DeadLetter, h["_source"]["payload"]) for page in pages for h in page]
+
+    def delete_dead_letter(self, letter_id: str) -> None:
+        with self._errors(), suppress(NotFoundError):
+            self.es.delete(index=self.dead_letters_index, id=letter_id, refresh=True)
+
+    # Reindex ------------------------------------------------------------------------------------
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
+        """Build a fresh articles index from the stored payloads, swap both aliases atomically, then
+        copy what was written to the old index meanwhile. A failure before the swap deletes the new
+        index and leaves the old one serving."""
+        with self._errors():
+            old = sorted(self.es.indices.get_alias(name=self.read_alias))
+        new = self._new_articles_index()
+        started = _iso(datetime.now(UTC))
+        result = BulkResult()
+        with self._errors():
+            self._create(new)
+        try:
+            self._copy(old, {"match_all": {}}, new, result, progress)
+            if result.failures:
+                raise StoreError(
+                    f"reindex failed for {len(result.failures)} articles, e.g. "
+                    f"{next(iter(result.failures.items()))}; the old index keeps serving"
+                )
+            actions = [
+                {"remove": {"index": index, "alias": alias}}
+                for index in old
+                for alias in (self.read_alias, self.write_alias)
+            ]
+            actions += [
+                {"add": {"index": new, "alias": self.read_alias}},
+                {"add": {"index": new, "alias": self.write_alias}},
+            ]
+            with self._errors():
+                self.es.indices.update_aliases(actions=actions)
+        except BaseException:
+            with self._errors():
+                self.es.indices.delete(index=new, ignore_unavailable=True)
+            raise
+        self._copy(old, {"range": {"indexed_at": {"gte": started}}}, new, BulkResult(), None)  # catch up
+        with self._errors():
+            self.es.indices.delete(index=",".join(old), ignore_unavailable=True)
+        log.info("event=reindexed index=%s articles=%d replaced=%s", new, result.indexed, old)
+        return result.indexed
+
+    def _copy(
+        self,
+        sources: list[str],
+        query: dict[str, Any],
+        target: str,
+        result: BulkResult,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        for page in self._pages(",".join(sources), query, [{"id": "asc"}], ["payload"]):
+            actions = []
+            for hit in page:
+                article = _load_article(hit["_source"]["payload"])
+                actions.append({"_index": target, "_id": article.id, "_source": self._article_doc(article)})
+            self._bulk(actions, result, index=target)
+            if progress:
+                progress(result.indexed)
+
+    def drop_everything(self) -> None:
+        """Delete every index and the template under this prefix (tests, `make clean`)."""
+        with self._errors():
+            # By name: Elasticsearch refuses wildcard deletes (action.destructive_requires_name).
+            names = sorted(self.es.indices.get(index=f"{self.prefix}-*", expand_wildcards="all"))
+            if names:
+                self.es.indices.delete(index=",".join(names), ignore_unavailable=True)
+            with suppress(NotFoundError):
+                self.es.indices.delete_index_template(name=f"{self.prefix}-articles")
+
+    # Paging -------------------------------------------------------------------------------------
+    def _pages(
+        self, index: str, query: dict[str, Any], sort: list[Any], source: list[str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every hit, PAGE at a time, with search_after on a total sort order."""
+        after: list[Any] | None = None
+        while True:
+            with self._errors():
+                response = self.es.search(
+                    index=index, query=query, sort=sort, size=PAGE, search_after=after, source_includes=source
+                )
+            hits = response["hits"]["hits"]
+            if hits:
+                yield hits
+            if len(hits) < PAGE:
+                return
+            after = hits[-1]["sort"]
+
+
+FACET_AGGS: dict[str, Any] = {
+    "entity": {"terms": {"field": "entities", "size": FACET_SIZE}},
+    "lang": {"terms": {"field": "language", "size": FACET_SIZE}},
+    "source": {"terms": {"field": "source", "size": FACET_SIZE}},
+    "month": {
+        "date_histogram": {
+            "field": "published_at",
+            "calendar_interval": "month",
+            "format": "yyyy-MM",
+            "min_doc_count": 1,
+        }
+    },
+    "type": {"terms": {"field": "claim_types", "size": FACET_SIZE}},
+    "stance": {"terms": {"field": "claim_stances", "size": FACET_SIZE}},
+    "depth": {"terms": {"field": "claim_depths", "size": FACET_SIZE}},
+}
+
+
+class _Compiler:
+    """The parsed query as Elasticsearch query DSL; sibling claim filters constrain one nested claim."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+
+    def compile(self, query: Query) -> dict[str, Any]:
+        return {"match_all": {}} if query.root is None else self._node(query.root)
+
+    def _node(self, node: Any) -> dict[str, Any]:
+        if isinstance(node, Term | Phrase):
+            kind = "phrase_prefix" if isinstance(node, Term) and node.prefix else "phrase"
+            return {"multi_match": {"query": fold(node.text), "fields": TEXT_FIELDS, "type": kind}}
+        if isinstance(node, And):
+            claim_filters = [c for c in node.children if isinstance(c, Filter) and c.name in CLAIM_FILTERS]
+            must = [self._node(c) for c in node.children if c not in claim_filters]
+            if claim_filters:
+                must.append(self._claims(claim_filters))
+            return {"bool": {"must": must}}
+        if isinstance(node, Or):
+            return {"bool": {"should": [self._node(c) for c in node.children], "minimum_should_match": 1}}
+        if isinstance(node, Not):
+            return {"bool": {"must_not": [self._node(node.child)]}}
+        return self._filter(node)
+
+    def _filter(self, node: Filter) -> dict[str, Any]:
+        if node.name in CLAIM_FILTERS:
+            return self._claims([node])
+        if node.name == "entity":
+            return {
+                "terms": {"entities": entity_family(self.kb, resolve_entity_id(self.kb, str(node.value)))}
+            }
+        if node.name == "lang":
+            return {"term": {"language": str(node.value)}}
+        if node.name == "source":
+            return {"term": {"source.lower": str(node.value).lower()}}
+        assert isinstance(node.value, datetime)
+        bound = "gte" if node.name == "from" else "lt"
+        return {"range": {"published_at": {bound: _iso(node.value)}}}
+
+    def _claims(self, filters: list[Filter]) -> dict[str, Any]:
+        conditions = []
+        for node in filters:
+            if node.name == "depth":
+                assert isinstance(node.value, DepthRange)
+                conditions.append(
+                    {"range": {"claims.depth": {"gte": node.value.low, "lte": node.value.high}}}
+                )
+            else:
+                conditions.append({"term": {f"claims.{node.name}": str(node.value)}})
+        return {"nested": {"path": "claims", "query": {"bool": {"filter": conditions}}}}
+
+
+def _iso(moment: datetime | None) -> str:
+    assert moment is not None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _load_article(payload: str) -> AnalysedArticle:
+    return from_json(AnalysedArticle, payload)
