@@ -36,18 +36,8 @@ from tests.search.conftest import make_article, make_claim
 BACKENDS = [
     "sqlite",
     pytest.param("elasticsearch", marks=pytest.mark.elasticsearch),
-    pytest.param("elasticsearch-emulator", marks=pytest.mark.elasticsearch),
+    "elasticsearch-emulator",
 ]
-
-
-@pytest.fixture(scope="session")
-def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tests.search.emulator import noida_elasticsearch, noida_executable
-
-    if noida_executable() is None:
-        pytest.skip("noida-db (the Elasticsearch emulator) is not installed: pip install -e '.[dev]'")
-    with noida_elasticsearch(tmp_path_factory.mktemp("noida")) as url:
-        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,0 +1,77 @@
+"""What only the Elasticsearch backend has: the start-up probe, aliases and the reindex swap, bulk
+failures reported per document. The version probe runs against real HTTP servers; the rest runs on
+the noida-db emulator (see emulator.py: never proof of real Elasticsearch behaviour)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from search.backends.base import CapabilityError, StoreUnavailable
+from search.backends.elasticsearch import ElasticsearchStore
+from search.results import BulkResult
+from tests.search.conftest import make_article
+from tests.support.servers import free_port
+
+
+def test_unreachable_elasticsearch_is_store_unavailable() -> None:
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        ElasticsearchStore(f"http://127.0.0.1:{free_port()}", prefix="x")
+
+
+def test_wrong_major_version_is_a_capability_error(emulator_url: str) -> None:
+    # The emulator answers as 8.15, exactly the mismatch the probe exists for.
+    with pytest.raises(CapabilityError, match=r"version 8\.15.*needs 9\.x"):
+        ElasticsearchStore(emulator_url, prefix="x")
+
+
+@pytest.fixture
+def emulated(emulator_url: str, kb) -> Iterator[ElasticsearchStore]:
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    store = EmulatedElasticsearchStore(emulator_url, prefix=f"test-{uuid.uuid4().hex[:10]}", kb=kb)
+    try:
+        yield store
+    finally:
+        store.drop_everything()
+        store.close()
+
+
+def test_emulator_reindex_swaps_both_aliases_to_a_new_index(emulated: ElasticsearchStore) -> None:
+    emulated.upsert_articles(
+        [make_article(f"零一萬物 story {i}", "text", url=f"https://x.example/{i}") for i in range(3)]
+    )
+    before = set(emulated.es.indices.get_alias(name=emulated.read_alias))
+    assert set(emulated.es.indices.get_alias(name=emulated.write_alias)) == before
+    assert emulated.reindex() == 3
+    after = set(emulated.es.indices.get_alias(name=emulated.read_alias))
+    assert after and after != before
+    assert set(emulated.es.indices.get_alias(name=emulated.write_alias)) == after
+    assert not emulated.es.indices.exists(index=",".join(before))
+    assert emulated.search("零一万物").total == 3
+
+
+def test_emulator_reopening_keeps_the_indices(emulated: ElasticsearchStore, kb) -> None:
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    emulated.upsert_article(make_article("kept", "text"))
+    with EmulatedElasticsearchStore(emulated.url, prefix=emulated.prefix, kb=kb) as again:
+        assert again.count_articles() == 1
+
+
+def test_emulator_bulk_reports_documents_elasticsearch_rejects(emulated: ElasticsearchStore) -> None:
+    good = make_article("good", "text")
+    actions = [
+        {"_index": emulated.write_alias, "_id": good.id, "_source": emulated._article_doc(good)},
+        {
+            "_index": emulated.write_alias,
+            "_id": "bad",
+            "_source": {"id": "bad", "published_at": "not a date"},
+        },
+    ]
+    result = BulkResult()
+    emulated._bulk(actions, result)
+    assert result.indexed == 1 and list(result.failures) == ["bad"]
+    assert emulated.count_articles() == 1
