@@ -306,3 +306,27 @@ def test_build_script_reproduces_the_committed_files(tmp_path: Path):
     assert built.keys() == committed.keys()
     stale = [str(name) for name in built if built[name] != committed[name]]
     assert not stale, f"run demo/build_newsroom.py: stale {stale}"
+
+
+BODY_XPATH = {
+    "techdaily": "//div[@class='article-content']/p",
+    "ai-ledger": "//div[@class='story-body']/p",
+    "hk-techwire": "//div[@id='story-text']/p",
+    "kejixun": "//div[@class='art-body']/p",
+    "syndicate": "//div[@class='content']/p[not(@class)]",
+}
+
+
+def test_article_bodies_are_news_length_prose_inside_boilerplate():
+    for path, article in ARTICLES.items():
+        tree = lxml.html.document_fromstring(decode(NEWSROOM / path.lstrip("/")))
+        paragraphs = [p.text_content() for p in tree.xpath(BODY_XPATH[article["outlet"]])]
+        size = sum(len(p) for p in paragraphs)
+        assert len(paragraphs) >= 5, path
+        if article["language"] == "zh":
+            assert 600 <= size <= 1500, (path, size)
+        else:
+            assert 2500 <= size <= 4000, (path, size)
+        assert article["author"] and article["author"] in tree.text_content(), path
+        # navigation, related links or a footer around the body, as on a real site
+        assert len(tree.xpath("//a")) >= 5, path
