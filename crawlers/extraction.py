@@ -1,0 +1,152 @@
+"""Article extraction: decoded HTML → title, main text, author, publication time, language, canonical URL.
+
+trafilatura finds the main text (no navigation, ads or comments) and the title and author; htmldate
+(through trafilatura, markup only) and crawlers.dates find the publication time. Hints from the feed
+or sitemap (title, time) win when the page itself is vaguer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin
+
+import trafilatura
+from lxml import etree
+from lxml import html as lxml_html
+
+from crawlers.dates import date_from_metadata, date_in_text, parse_timestamp
+from crawlers.urls import canonicalize_url, host_of
+from shellwatch.domain import Language
+
+MIN_TEXT_CHARS = 50
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+LATIN = re.compile(r"[A-Za-z]")
+# " - Site name", "_频道", " | Outlet" at the end of a <title>.
+TITLE_SUFFIX = re.compile(r"(?:\s+[-–—]\s+|\s*[_|]\s*)[^-_|–—]{1,30}$")
+
+
+class NotAnArticle(ValueError):
+    """The page has no extractable article; `reason` is the counted failure reason."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    title: str
+    text: str
+    author: str | None
+    published_at: datetime | None
+    language: Language
+    canonical_url: str
+    date_origin: str  # feed, metadata, htmldate, text or none: where the time came from
+
+
+def extract_article(
+    html: str,
+    *,
+    url: str,
+    source_language: Language,
+    fetched_at: datetime,
+    title_hint: str | None = None,
+    published_hint: datetime | None = None,
+) -> ExtractedPage:
+    """Extract one article from a decoded page; raise NotAnArticle with a reason otherwise."""
+    try:
+        tree = lxml_html.document_fromstring(html)
+    except (etree.ParserError, ValueError) as exc:
+        raise NotAnArticle("unparsable_html", str(exc)) from None
+    document = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        date_extraction_params={
+            "extensive_search": False,
+            "original_date": True,
+            "outputformat": "%Y-%m-%d %H:%M:%S",
+            "max_date": fetched_at.strftime("%Y-%m-%d"),
+        },
+    )
+    text = (document.text or "").strip() if document is not None else ""
+    if len(text) < MIN_TEXT_CHARS:
+        raise NotAnArticle("no_article_text", f"{len(text)} characters of main text")
+    language = detect_language(text, default=source_language)
+    title = _title(document.title if document else None, title_hint, tree)
+    published_at, origin = _published_at(tree, document, text, language, fetched_at, published_hint)
+    return ExtractedPage(
+        title=title,
+        text=text,
+        author=(document.author or None) if document else None,
+        published_at=published_at,
+        language=language,
+        canonical_url=canonical_link(tree, url),
+        date_origin=origin,
+    )
+
+
+def detect_language(text: str, default: Language) -> Language:
+    """zh when Chinese characters make up a fair share of the letters, else en."""
+    sample = text[:4000]
+    cjk = len(CJK.findall(sample))
+    latin = len(LATIN.findall(sample))
+    if cjk + latin == 0:
+        return default
+    # A Chinese character carries about as much as a short English word: weight accordingly.
+    return Language.ZH if cjk * 4 >= latin else Language.EN
+
+
+def canonical_link(tree: lxml_html.HtmlElement, url: str) -> str:
+    """The page's `<link rel=canonical>` when it is a real article URL on the same site, else the URL."""
+    for href in tree.xpath("//link[translate(@rel,'CANONICAL','canonical')='canonical']/@href"):
+        candidate = urljoin(url, href.strip())
+        # A saved file (ingest) keeps the URL it was saved from; a web page only a same-site one.
+        same_site = url.startswith("file:") or host_of(canonicalize_url(candidate)) == host_of(
+            canonicalize_url(url)
+        )
+        if candidate.startswith(("http://", "https://")) and same_site:
+            canonical = canonicalize_url(candidate)
+            if canonical.split("?")[0].rstrip("/").count("/") > 2:  # not the home page
+                return canonical
+    return canonicalize_url(url)
+
+
+def _title(extracted: str | None, hint: str | None, tree: lxml_html.HtmlElement) -> str:
+    for candidate in (extracted, hint, " ".join(tree.xpath("//h1//text()"))):
+        if candidate and candidate.strip():
+            return " ".join(candidate.split())
+    for candidate in tree.xpath("//title/text()"):
+        if candidate.strip():
+            return TITLE_SUFFIX.sub("", " ".join(candidate.split()))
+    return ""
+
+
+def _published_at(
+    tree: lxml_html.HtmlElement,
+    document: object,
+    text: str,
+    language: Language,
+    fetched_at: datetime,
+    hint: datetime | None,
+) -> tuple[datetime | None, str]:
+    if hint is not None:
+        return hint, "feed"
+    found = date_from_metadata(tree, language)
+    if found:
+        return found, "metadata"
+    found = parse_timestamp(getattr(document, "date", None), language)
+    if found:
+        return found, "htmldate"
+    head = " ".join(
+        " ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]")).split()
+    )
+    for region in (text[:600], head[:5000]):
+        found = date_in_text(region, language, now=fetched_at)
+        if found:
+            return found, "text"
+    return None, "none"

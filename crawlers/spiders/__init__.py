@@ -1,0 +1,1 @@
+"""Spiders of the ShellWatch crawler: one generic, registry-driven news spider."""
