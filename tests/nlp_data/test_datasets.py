@@ -168,6 +168,11 @@ def test_labels_refer_to_the_knowledge_base_and_the_text(split: str) -> None:
                 assert claim["speaker"] in ex["text"], f"{where}: speaker not quoted from the text"
         keys = [(c["subject"], c["subject_name"], c["object"], c["type"], c["stance"]) for c in ex["claims"]]
         assert len(keys) == len(set(keys)), f"{where}: duplicate claim"
+        stances = defaultdict(set)
+        for c in ex["claims"]:
+            stances[(c["subject"] or c["subject_name"], c["type"])].add(c["stance"])
+        for key, found in stances.items():
+            assert not {"admission", "denial"} <= found, f"{where}: {key} both admitted and denied"
 
 
 @pytest.mark.parametrize("split", SPLITS)
