@@ -68,6 +68,9 @@ FAILING_AFTER = timedelta(days=1)
 RETRY_SCHEDULE = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360)]
 RETRY_EVERY_AFTERWARDS = timedelta(hours=12)
 MAX_PARALLEL_SENDS = 8
+# How far back the beat sweep looks for alerts recorded without delivery states (a crash between
+# record_alert and record_delivery is a window of milliseconds; the sweep runs every few minutes).
+SWEEP_RECENT_ALERTS = 500
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def deliver_alerts(settings: Settings, store: Store, alerts: Iterable[Alert]) ->
 
 
 def _jobs_for(settings: Settings, store: Store, subscription: Subscription, alert: Alert) -> list[SendJob]:
+    if not _push_channels(subscription):
+        return []  # feed-only: recording the alert was its delivery
     states = {
         state.channel: state
         for state in store.list_deliveries(subscription_id=subscription.id)
@@ -241,17 +246,30 @@ def retry_failed_deliveries(
             continue
         if now >= next_attempt_at(state):
             due[state.alert.id] = state.alert
-    known = {(state.alert.id, state.channel) for state in store.list_deliveries()}
-    for subscription_id, subscription in subscriptions.items():
-        for alert in store.list_alerts(subscription_id, limit=200):
-            missing = any(
-                (alert.id, channel_key(channel)) not in known
-                for channel in subscription.channels
-                if channel.kind is not ChannelKind.FEED
-            )
-            if missing:
-                due[alert.id] = alert
+    due.update((alert.id, alert) for alert in _alerts_without_state(store, subscriptions))
     return deliver_alerts(settings, store, due.values())
+
+
+def _alerts_without_state(store: Store, subscriptions: dict[str, Subscription]) -> list[Alert]:
+    """Recent alerts of push subscriptions lacking a delivery state for some channel."""
+    recent: dict[str, list[Alert]] = {}
+    for alert in store.list_alerts(limit=SWEEP_RECENT_ALERTS):
+        subscription = subscriptions.get(alert.subscription_id)
+        if subscription is not None and _push_channels(subscription):
+            recent.setdefault(alert.subscription_id, []).append(alert)
+    orphans = []
+    for subscription_id, alerts in recent.items():
+        known = {
+            (state.alert.id, state.channel)
+            for state in store.list_deliveries(subscription_id=subscription_id)
+        }
+        keys = [channel_key(channel) for channel in _push_channels(subscriptions[subscription_id])]
+        orphans.extend(alert for alert in alerts if any((alert.id, key) not in known for key in keys))
+    return orphans
+
+
+def _push_channels(subscription: Subscription) -> list[Channel]:
+    return [channel for channel in subscription.channels if channel.kind is not ChannelKind.FEED]
 
 
 def next_attempt_at(state: DeliveredAlert) -> datetime:

@@ -117,9 +117,7 @@ def subscription_alert_id(subscription_id: str, claim: Claim) -> str:
 
 
 def record_pending_deliveries(store: Store, subscription: Subscription, alert: Alert) -> None:
+    # A feed has no delivery state: readers pull the recorded alerts (alerts.feed).
     for channel in subscription.channels:
-        # A feed is read by the subscriber's reader: recording the alert is its delivery.
-        delivered_at = alert.created_at if channel.kind is ChannelKind.FEED else None
-        store.record_delivery(
-            DeliveredAlert(alert=alert, channel=channel_key(channel), delivered_at=delivered_at)
-        )
+        if channel.kind is not ChannelKind.FEED:
+            store.record_delivery(DeliveredAlert(alert=alert, channel=channel_key(channel)))
