@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
+from search.backends.admin import ApiToken, Correction
 from search.results import (
     BulkResult,
     DeadLetter,
@@ -147,6 +148,26 @@ class Store(ABC):
 
     @abstractmethod
     def delete_dead_letter(self, letter_id: str) -> None: ...
+
+    # API tokens and corrections (the web stage; backends/admin.py) ---------------------------------
+    @abstractmethod
+    def save_api_token(self, token: ApiToken) -> None:
+        """Upsert by token id (revoking is saving it with `revoked_at` set)."""
+
+    @abstractmethod
+    def get_api_token(self, token_id: str) -> ApiToken | None: ...
+
+    @abstractmethod
+    def list_api_tokens(self) -> list[ApiToken]:
+        """Every token, revoked ones included, oldest first."""
+
+    @abstractmethod
+    def save_correction(self, correction: Correction) -> None:
+        """Upsert by correction id."""
+
+    @abstractmethod
+    def list_corrections(self, article_id: str | None = None) -> list[Correction]:
+        """Corrections (of one article, or all), in the order they were made."""
 
     # Index maintenance ------------------------------------------------------------------------
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:

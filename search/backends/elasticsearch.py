@@ -38,6 +38,7 @@ from elasticsearch import (
 
 from search.aggregates import BUCKETS, aggregate
 from search.backends.base import CapabilityError, QueryError, Store, StoreError, StoreUnavailable
+from search.backends.elasticsearch_admin import ElasticsearchAdminMixin
 from search.entities import (
     EmptyKnowledgeBase,
     KnowledgeBase,
@@ -131,7 +132,7 @@ def get_es_client(url: str) -> Elasticsearch:
     return Elasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=2)
 
 
-class ElasticsearchStore(Store):
+class ElasticsearchStore(ElasticsearchAdminMixin, Store):
     def __init__(
         self,
         url: str,

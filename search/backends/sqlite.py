@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from search.aggregates import BUCKETS, aggregate, histogram
 from search.backends.base import CapabilityError, QueryError, Store, StoreUnavailable
+from search.backends.sqlite_admin import SqliteAdminMixin
 from search.entities import (
     EmptyKnowledgeBase,
     KnowledgeBase,
@@ -134,7 +135,7 @@ DERIVED_INDEXES = (
 )
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteAdminMixin, Store):
     """The embedded backend. `lock_timeout` bounds how long a write waits for a busy file."""
 
     def __init__(self, path: Path | str, kb: KnowledgeBase | None = None, lock_timeout: float = 10.0):
