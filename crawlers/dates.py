@@ -154,28 +154,31 @@ def date_from_metadata(tree: lxml_html.HtmlElement, language: Language) -> datet
     return None
 
 
-def date_in_text(text: str, language: Language, now: datetime | None) -> datetime | None:
-    """The first date written in running text; relative forms need `now` (the fetch time)."""
+def date_in_text(
+    text: str, language: Language, now: datetime | None, *, prefer_absolute: bool = True
+) -> datetime | None:
+    """The first date written in the text. Relative and year-less dates need `now` (the fetch time).
+    With `prefer_absolute`, any full date beats them (in a story, `6月3日` is rarely the publication
+    date); without it, as in a byline, the first date of any kind wins."""
     zone = source_zone(language)
-    local_now = (now or datetime.now(UTC)).astimezone(zone)
-    candidates: list[tuple[int, datetime]] = []
+    absolute: list[tuple[int, datetime]] = []
     for pattern in (ZH_FULL, ISO_LIKE):
         match = pattern.search(text)
         if match:
             found = _build(match, int(match["year"]), int(match["month"]), zone)
             if found:
-                candidates.append((match.start(), found))
+                absolute.append((match.start(), found))
     for pattern in (EN_MDY, EN_DMY):
         match = pattern.search(text)
         if match:
             found = _build(match, int(match["year"]), MONTHS[match["mon"].lower().rstrip(".")], zone)
             if found:
-                candidates.append((match.start(), found))
-    if now is not None:
-        candidates.extend(_relative_candidates(text, local_now, zone))
-    if not candidates:
-        return None
-    return min(candidates, key=lambda item: item[0])[1]
+                absolute.append((match.start(), found))
+    if absolute and (prefer_absolute or now is None):
+        return min(absolute, key=lambda item: item[0])[1]
+    relative = _relative_candidates(text, now.astimezone(zone), zone) if now is not None else []
+    candidates = relative + absolute
+    return min(candidates, key=lambda item: item[0])[1] if candidates else None
 
 
 def _relative_candidates(text: str, local_now: datetime, zone: timezone) -> list[tuple[int, datetime]]:

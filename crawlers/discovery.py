@@ -63,7 +63,7 @@ class Discovered:
 def parse_feed(body: bytes, base_url: str, language: Language) -> list[Discovered]:
     """Entries of an RSS / Atom / RDF feed; NotAFeed when the document is not a feed."""
     parsed = feedparser.parse(body, response_headers={"content-location": base_url})
-    if not parsed.entries and (parsed.bozo or not parsed.version):
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         reason = getattr(parsed, "bozo_exception", None) or "no feed elements"
         raise NotAFeed(f"not RSS/Atom/RDF: {reason}")
     found = []

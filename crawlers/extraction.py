@@ -7,6 +7,7 @@ or sitemap (title, time) win when the page itself is vaguer.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,11 @@ from shellwatch.domain import Language
 MIN_TEXT_CHARS = 50
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 LATIN = re.compile(r"[A-Za-z]")
+BYLINE = re.compile(
+    r"(?:作者|记者|記者|编辑|編輯|文)\s*[:：|丨]\s*(?P<name>[\u4e00-\u9fff·]{2,8})"
+    r"|^\s*By\s+(?P<en>[A-Z][a-z]+(?:\s+[A-Z][a-z.]+){0,3})\s*$"
+)
+BYLINE_PREFIX = re.compile(r"^(?:by|作者|记者|記者)\s*[:：]?\s*", re.IGNORECASE)
 # " - Site name", "_频道", " | Outlet" at the end of a <title>.
 TITLE_SUFFIX = re.compile(r"(?:\s+[-–—]\s+|\s*[_|]\s*)[^-_|–—]{1,30}$")
 
@@ -78,11 +84,11 @@ def extract_article(
         raise NotAnArticle("no_article_text", f"{len(text)} characters of main text")
     language = detect_language(text, default=source_language)
     title = _title(document.title if document else None, title_hint, tree)
-    published_at, origin = _published_at(tree, document, text, language, fetched_at, published_hint)
+    published_at, origin = _published_at(tree, document, text, title, language, fetched_at, published_hint)
     return ExtractedPage(
         title=title,
         text=text,
-        author=(document.author or None) if document else None,
+        author=_author(tree, document.author if document else None),
         published_at=published_at,
         language=language,
         canonical_url=canonical_link(tree, url),
@@ -116,6 +122,42 @@ def canonical_link(tree: lxml_html.HtmlElement, url: str) -> str:
     return canonicalize_url(url)
 
 
+def _author(tree: lxml_html.HtmlElement, extracted: str | None) -> str | None:
+    """trafilatura's author, else the page's author metadata, else a byline (作者：… / 記者 … / By …)."""
+    if extracted and extracted.strip():
+        return extracted.strip()
+    for value in tree.xpath(
+        "//meta[@property='article:author' or @name='author' or @name='byl' or @itemprop='author']/@content"
+    ):
+        if value.strip() and not value.strip().startswith("http"):
+            return BYLINE_PREFIX.sub("", value.strip())
+    for script in tree.xpath("//script[@type='application/ld+json']/text()"):
+        name = _json_ld_author(script)
+        if name:
+            return name
+    for text in tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]"):
+        match = BYLINE.search(text)
+        if match:
+            return match.group("name") or match.group("en")
+    return None
+
+
+def _json_ld_author(payload: str) -> str | None:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    for node in data if isinstance(data, list) else [data]:
+        author = node.get("author") if isinstance(node, dict) else None
+        if isinstance(author, list) and author:
+            author = author[0]
+        if isinstance(author, dict) and isinstance(author.get("name"), str):
+            return author["name"].strip() or None
+        if isinstance(author, str) and author.strip():
+            return author.strip()
+    return None
+
+
 def _title(extracted: str | None, hint: str | None, tree: lxml_html.HtmlElement) -> str:
     for candidate in (extracted, hint, " ".join(tree.xpath("//h1//text()"))):
         if candidate and candidate.strip():
@@ -130,6 +172,7 @@ def _published_at(
     tree: lxml_html.HtmlElement,
     document: object,
     text: str,
+    title: str,
     language: Language,
     fetched_at: datetime,
     hint: datetime | None,
@@ -142,11 +185,14 @@ def _published_at(
     found = parse_timestamp(getattr(document, "date", None), language)
     if found:
         return found, "htmldate"
-    head = " ".join(
+    page = " ".join(
         " ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]")).split()
     )
-    for region in (text[:600], head[:5000]):
-        found = date_in_text(region, language, now=fetched_at)
+    # The byline right under the headline first, then the top of the story, then the whole page.
+    headline = page.find(title[:20]) if title else -1
+    byline = page[headline : headline + len(title) + 120] if headline >= 0 else ""
+    for region, prefer_absolute in ((byline, False), (text[:600], True), (page[:5000], True)):
+        found = date_in_text(region, language, now=fetched_at, prefer_absolute=prefer_absolute)
         if found:
             return found, "text"
     return None, "none"

@@ -1,0 +1,83 @@
+"""Crawl state, run against both backends: SQLite (embedded) and Redis (shared by crawler processes)."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from crawlers import syndication
+from crawlers.state import CrawlState, FeedValidators, RedisCrawlState, SqliteCrawlState
+from shellwatch.domain import Article, Language
+
+TEXT = (
+    "近日，有开发者在Hugging Face上发现，零一万物发布的Yi-34B模型沿用了Meta的Llama架构。"
+    "这一发现迅速在社交媒体上引发热议，不少网友质疑Yi-34B是否属于套壳。"
+    "对此，零一万物回应称，模型是从零开始训练的，训练数据和方法都是团队自主完成的。"
+)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def state(request: pytest.FixtureRequest, tmp_path) -> Iterator[CrawlState]:
+    if request.param == "sqlite":
+        backend: CrawlState = SqliteCrawlState(tmp_path / "state.sqlite3")
+    else:
+        backend = RedisCrawlState(request.getfixturevalue("redis").url)
+    yield backend
+    backend.close()
+
+
+def article(url: str, source: str) -> Article:
+    return Article(
+        url=url,
+        canonical_url=url,
+        source=source,
+        language=Language.ZH,
+        title="t",
+        text=TEXT,
+        fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_claim_once(state: CrawlState) -> None:
+    assert state.claim("http://x/a", {"source": "s"})
+    assert not state.claim("http://x/a", {"source": "s"})
+    assert state.is_seen("http://x/a")
+
+
+def test_pending_until_complete_and_release_forgets(state: CrawlState) -> None:
+    state.claim("http://x/a", {"source": "s", "title": "标题"})
+    state.claim("http://x/b", {"source": "s"})
+    pending = {p.url: p.payload for p in state.pending(all_of_them=True)}
+    assert pending["http://x/a"] == {"source": "s", "title": "标题"}
+    state.complete("http://x/a")
+    state.release("http://x/b")
+    assert [p.url for p in state.pending(all_of_them=True)] == []
+    assert state.is_seen("http://x/a") and not state.is_seen("http://x/b")
+
+
+def test_fresh_claims_of_other_processes_are_not_retaken(state: CrawlState) -> None:
+    state.claim("http://x/a", {"source": "s"})
+    assert state.pending(all_of_them=False) == []
+
+
+def test_feed_validators(state: CrawlState) -> None:
+    assert state.validators("http://x/feed") == FeedValidators()
+    state.save_validators("http://x/feed", FeedValidators('"abc"', "Fri, 15 Dec 2023 10:00:00 GMT"))
+    assert state.validators("http://x/feed") == FeedValidators('"abc"', "Fri, 15 Dec 2023 10:00:00 GMT")
+
+
+def test_first_copy_and_update(state: CrawlState) -> None:
+    first = article("http://a/1", "outlet-a")
+    fingerprint = syndication.fingerprint(TEXT)
+    assert fingerprint is not None and state.first_copy(fingerprint) is None
+    state.remember_article(first, fingerprint)
+    state.remember_article(
+        article("http://c/9", "outlet-c"),
+        syndication.fingerprint("另一篇完全不同的文章。" * 3 + "结尾不同的句子内容在这里。"),
+    )
+    found = state.first_copy(syndication.fingerprint("转载自A。\n" + TEXT))
+    assert found is not None and found.id == first.id
+    found.also_published_at.append("http://b/2")
+    state.remember_article(found, None)  # updating keeps the original fingerprint
+    again = state.first_copy(fingerprint)
+    assert again is not None and again.also_published_at == ["http://b/2"]
