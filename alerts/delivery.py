@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from alerts.channels import channel_key, channel_label
 from alerts.email import render_email, send_email
@@ -128,16 +129,17 @@ def _jobs_for(settings: Settings, store: Store, subscription: Subscription, aler
         if state.alert.id == alert.id
     }
     pending = [
-        channel
-        for channel in subscription.channels
-        if channel.kind is not ChannelKind.FEED and not _settled(states.get(channel_key(channel)))
+        channel for channel in _push_channels(subscription) if not _settled(states.get(channel_key(channel)))
     ]
     if not pending:
         return []
     views = load_views(settings, store, subscription, [alert])
     return [
         SendJob(
-            alert, channel, states.get(channel_key(channel)), _sender(settings, subscription, channel, views)
+            alert,
+            channel,
+            states.get(channel_key(channel)),
+            partial(send_on_channel, settings, subscription, channel, views),
         )
         for channel in pending
     ]
@@ -157,8 +159,8 @@ def _run_jobs(store: Store, jobs: list[SendJob]) -> list[DeliveredAlert]:
     ) as pool:
         futures = [(job, pool.submit(job.send)) for job in jobs]
         outcomes = []
-        # Results are recorded in this thread as they arrive in submission order; the store is not
-        # shared with the sending threads.
+        # Outcomes are recorded here, in submission order: the store is never touched by the
+        # sending threads.
         for job, future in futures:
             outcome = _outcome(
                 job, future.exception(), future.result() if future.exception() is None else None
@@ -186,17 +188,6 @@ def _outcome(job: SendJob, error: BaseException | None, result: str | None) -> D
         "alert delivery failed alert=%s channel=%s attempts=%d reason=%r", job.alert.id, key, attempts, reason
     )
     return DeliveredAlert(alert=job.alert, channel=key, attempts=attempts, last_error=reason)
-
-
-def _sender(
-    settings: Settings,
-    subscription: Subscription,
-    channel: Channel,
-    views: list[AlertView],
-    period: Period | None = None,
-    kind: str = "alert",
-) -> Callable[[], str]:
-    return lambda: send_on_channel(settings, subscription, channel, views, period=period, kind=kind)
 
 
 def send_on_channel(

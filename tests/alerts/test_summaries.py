@@ -99,3 +99,21 @@ def test_weekly_summary_waits_for_the_week_and_failures_stay_pending(
     assert len(pending) == 2 and all(p.attempts == 1 and "HTTP 500" in p.last_error for p in pending)
     [again] = send_due_summaries(alert_settings, store, now=next_monday + timedelta(hours=1))
     assert again.error and len(receiver.received("/fail")) == 2
+
+
+def test_slack_summary_lists_every_alert(
+    alert_settings: Settings, store: SqliteStore, kb: KnowledgeBase, receiver: Receiver
+) -> None:
+    slack = make_subscription([webhook(receiver.url("/ok"), "slack")], name="slack daily", frequency="daily")
+    store.save_subscription(slack)
+    alerts = two_allegations(store, kb)
+    [sent] = send_due_summaries(alert_settings, store, now=max(a.created_at for a in alerts) + timedelta(days=1))
+    assert sent.error is None and sent.alerts == 2
+
+    body = receiver.requests[0].json()
+    assert set(body) == {"text", "blocks"}
+    assert body["text"] == "Daily summary / 每日汇总: 2 · slack daily"
+    sections = [block["text"]["text"] for block in body["blocks"] if block["type"] == "section"]
+    assert len(sections) == 2
+    assert any("Doubao" in text for text in sections) and any("Yi-34B" in text for text in sections)
+    assert body["blocks"][-1]["type"] == "context" and "unsubscribe" in body["blocks"][-1]["elements"][0]["text"]
