@@ -16,7 +16,7 @@ from digests.delivery import DigestSend, send_digest
 from digests.errors import DigestError, MonthError
 from digests.model import Digest
 from digests.months import last_month, parse_month
-from digests.render import FORMATS, MEDIA_TYPES, render
+from digests.renderers import FORMATS, MEDIA_TYPES, render
 from shellwatch.config import Settings
 
 __all__ = [

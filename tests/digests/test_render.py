@@ -17,7 +17,7 @@ from matplotlib import image
 
 from digests import DigestError, build_digest, render
 from digests.labels import _all_labels
-from digests.render import CSV_COLUMNS, digest_json_schema
+from digests.renderers import CSV_COLUMNS, digest_json_schema
 from shellwatch.domain import ClaimType, Language, Stance
 from tests.digests.conftest import NOW, TODAY, analysed, claim, fill, when
 
