@@ -7,14 +7,17 @@ from pathlib import Path
 
 from crawlers.encoding import decode_page
 from crawlers.extraction import extract_article
-from crawlers.handoff import load_handoff
+from crawlers.handoff import Handoff, load_handoff
 from crawlers.settings import SHELLWATCH_HANDOFF
 from shellwatch.config import Settings
 from shellwatch.domain import Article, Language
 
 
-def ingest_file(settings: Settings, path: Path, *, fetched_at: datetime) -> Article:
-    """Extract the saved page and hand it off; the URL is its `<link rel=canonical>` or a file URL."""
+def ingest_file(
+    settings: Settings, path: Path, *, fetched_at: datetime, handoff: Handoff | None = None
+) -> Article:
+    """Extract the saved page and hand it off (default: the production hand-off target); the URL is
+    its `<link rel=canonical>` or a file URL. Raises ValueError when the page is no article."""
     html, _ = decode_page(path.read_bytes())
     url = path.resolve().as_uri()
     page = extract_article(html, url=url, source_language=Language.EN, fetched_at=fetched_at)
@@ -29,5 +32,5 @@ def ingest_file(settings: Settings, path: Path, *, fetched_at: datetime) -> Arti
         published_at=page.published_at,
         fetched_at=fetched_at,
     )
-    load_handoff(SHELLWATCH_HANDOFF)(settings, article)
+    (handoff or load_handoff(SHELLWATCH_HANDOFF))(settings, article)
     return article

@@ -3,7 +3,7 @@
 Each stage drops a bad item early with a counted reason (`shellwatch/failed/<reason>`,
 `shellwatch/irrelevant`, `shellwatch/duplicates`) and marks its URLs final in the crawl state.
 A claimed URL is completed only after the hand-off succeeded: if the hand-off raises, the URL is
-released and a later run fetches it again, so nothing fetched is lost.
+kept pending and the next run fetches it again, so nothing fetched is lost.
 """
 
 from __future__ import annotations
@@ -133,10 +133,10 @@ class HandoffPipeline(_Stage):
         try:
             self.submit(self.crawler.spider.shellwatch_settings, item.article)
         except Exception as exc:
-            # Not dropped silently: counted, logged, and released so the next run fetches it again.
+            # Not dropped silently: counted, logged, and kept pending so the next run fetches it again.
             self.count("failed/handoff_error")
             for url in item.claimed:
-                self.state.release(url)
+                self.state.retry_later(url)
             logger.exception("handoff_failed id=%s url=%s", item.article.id, item.article.url)
             raise DropItem(f"hand-off failed: {exc}") from exc
         for url in item.claimed:

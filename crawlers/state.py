@@ -53,8 +53,9 @@ class CrawlState(ABC):
         """The URL's outcome is final (stored, dropped or permanently failed)."""
 
     @abstractmethod
-    def release(self, url: str) -> None:
-        """Forget a claim after a transient failure, so a later run fetches the URL again."""
+    def retry_later(self, url: str) -> int:
+        """Keep a claimed URL pending after a transient failure, so the next run requests it again
+        (even when its feed answers 304); returns how many attempts have failed so far."""
 
     @abstractmethod
     def pending(self, *, all_of_them: bool) -> list[PendingArticle]:
@@ -121,10 +122,16 @@ class SqliteCrawlState(CrawlState):
     def complete(self, url: str) -> None:
         self.db.execute("DELETE FROM pending WHERE url = ?", (url,))
 
-    def release(self, url: str) -> None:
-        with self.db:
-            self.db.execute("DELETE FROM pending WHERE url = ?", (url,))
-            self.db.execute("DELETE FROM seen WHERE url = ?", (url,))
+    def retry_later(self, url: str) -> int:
+        row = self.db.execute("SELECT payload FROM pending WHERE url = ?", (url,)).fetchone()
+        payload = json.loads(row[0]) if row else {}
+        payload["attempts"] = payload.get("attempts", 0) + 1
+        # claimed_at 0: due at once for whichever run comes next.
+        self.db.execute(
+            "INSERT OR REPLACE INTO pending (url, payload, claimed_at) VALUES (?, ?, 0)",
+            (url, json.dumps(payload, ensure_ascii=False)),
+        )
+        return payload["attempts"]
 
     def pending(self, *, all_of_them: bool) -> list[PendingArticle]:
         cutoff = time.time() if all_of_them else time.time() - PENDING_LEASE_SECONDS
@@ -214,11 +221,16 @@ class RedisCrawlState(CrawlState):
     def complete(self, url: str) -> None:
         self.redis.hdel(self._key("pending"), url)
 
-    def release(self, url: str) -> None:
+    def retry_later(self, url: str) -> int:
+        raw = self.redis.hget(self._key("pending"), url)
+        payload = json.loads(raw)["payload"] if raw else {}
+        payload["attempts"] = payload.get("attempts", 0) + 1
+        entry = json.dumps({"payload": payload, "claimed_at": 0}, ensure_ascii=False)
         pipe = self.redis.pipeline()
-        pipe.hdel(self._key("pending"), url)
-        pipe.srem(self._key("seen"), url)
+        pipe.hset(self._key("pending"), url, entry)
+        pipe.delete(self._key("lease", url))
         pipe.execute()
+        return payload["attempts"]
 
     def pending(self, *, all_of_them: bool) -> list[PendingArticle]:
         cutoff = time.time() if all_of_them else time.time() - PENDING_LEASE_SECONDS

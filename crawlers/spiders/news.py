@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 ARTICLE_PRIORITY = 10  # finish articles before discovering more
 HTML_TYPES = (b"text/html", b"application/xhtml+xml", b"text/plain")
 # Failures worth another try in a later run; everything else is final for that URL.
+MAX_ATTEMPTS = 3
 TRANSIENT = re.compile(r"^(?:timeout|connection|dns|data_loss|http_429|http_5\d\d)$")
 
 
@@ -70,6 +71,7 @@ class NewsSpider(scrapy.Spider):
         self.ingest_urls = list(ingest_urls)
         self.overrides: dict[str, SourceOverride] = {s.name: load_override(s) for s in self.sources.values()}
         self.backfill_reached: set[str] = set()  # listing chains whose articles are older than `since`
+        self.resumed: set[str] = set()  # canonical URLs an interrupted run left pending
         self.state: CrawlState
 
     @classmethod
@@ -92,11 +94,11 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.ingest_urls:
             yield self._fetch_article(url, source=self._source_for_ingest(url), ingest=True)
-        resumed = self.state.pending(all_of_them=self.shellwatch_settings.embedded)
-        for pending in resumed:
+        for pending in self.state.pending(all_of_them=self.shellwatch_settings.embedded):
             source = self.sources.get(pending.payload.get("source", ""))
             if source is not None:
                 self.count("resumed")
+                self.resumed.add(pending.url)
                 yield self._article_request(pending.url, source, pending.payload)
         for source in self.sources.values():
             for url in source.feeds:
@@ -228,6 +230,8 @@ class NewsSpider(scrapy.Spider):
             if request is not None:
                 new += 1
                 yield request
+            elif canonicalize_url(url) in self.resumed:
+                new += 1  # unfinished by a killed run: its older pages may be unfinished too
         limit = self.crawler.settings.getint(
             "SHELLWATCH_BACKFILL_PAGES" if self.since else "SHELLWATCH_LISTING_PAGES"
         )
@@ -367,11 +371,10 @@ class NewsSpider(scrapy.Spider):
         logger.warning("crawl_failed reason=%s url=%s detail=%s", reason, url, detail[:300])
         if claimed is None:
             return
-        # A transient failure is forgotten so a later run tries again; a permanent one stays seen.
-        if TRANSIENT.match(reason):
-            self.state.release(claimed)
-        else:
-            self.state.complete(claimed)
+        # A transient failure stays pending for the next run, up to MAX_ATTEMPTS; others are final.
+        if TRANSIENT.match(reason) and self.state.retry_later(claimed) < MAX_ATTEMPTS:
+            return
+        self.state.complete(claimed)
 
 
 def failure_reason(failure: Failure) -> str:

@@ -44,15 +44,24 @@ def test_claim_once(state: CrawlState) -> None:
     assert state.is_seen("http://x/a")
 
 
-def test_pending_until_complete_and_release_forgets(state: CrawlState) -> None:
+def test_pending_until_complete(state: CrawlState) -> None:
     state.claim("http://x/a", {"source": "s", "title": "标题"})
     state.claim("http://x/b", {"source": "s"})
     pending = {p.url: p.payload for p in state.pending(all_of_them=True)}
     assert pending["http://x/a"] == {"source": "s", "title": "标题"}
     state.complete("http://x/a")
-    state.release("http://x/b")
-    assert [p.url for p in state.pending(all_of_them=True)] == []
-    assert state.is_seen("http://x/a") and not state.is_seen("http://x/b")
+    state.complete("http://x/b")
+    assert state.pending(all_of_them=True) == []
+    assert state.is_seen("http://x/a") and state.is_seen("http://x/b")
+
+
+def test_transient_failures_stay_pending_and_count_attempts(state: CrawlState) -> None:
+    state.claim("http://x/a", {"source": "s"})
+    assert state.retry_later("http://x/a") == 1
+    assert state.retry_later("http://x/a") == 2
+    # Due at once, even for a process that only retakes stale claims.
+    (pending,) = state.pending(all_of_them=False)
+    assert pending.payload == {"source": "s", "attempts": 2}
 
 
 def test_fresh_claims_of_other_processes_are_not_retaken(state: CrawlState) -> None:
