@@ -11,6 +11,10 @@
    incidents → plan_alerts → deliver_alert) for articles that each carry a new allegation, timed
    from the call to the moment a real HTTP receiver on 127.0.0.1 has read the signed request.
    Measured with 1 subscription and with N in the store.
+3. Webhook latency multi-service (`--multi-service`): a real redis-server and a real
+   `celery worker` (prefork, 2 processes, all queues); `workers.handoff.submit_article` as the
+   crawler calls it → `analysis` queue → `delivery` queue → the receiver. Store: SQLite in the
+   shared data directory.
 
 Everything runs in a temporary directory; nothing is left behind.
 """
@@ -67,6 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscriptions", type=int, default=10_000)
     parser.add_argument("--articles", type=int, default=40)
+    parser.add_argument(
+        "--multi-service", action="store_true", help="also measure with Redis and a Celery worker"
+    )
     args = parser.parse_args()
     kb = load_knowledge_base(PACKAGE_ROOT / "nlp" / "data" / "knowledge_base.yaml")
     rng = random.Random(7)
@@ -78,6 +85,9 @@ def main() -> None:
             matching(root / f"match-{count}", kb, count, args.articles, rng)
         for count in (1, args.subscriptions):
             latency(root / f"latency-{count}", kb, count, args.articles, rng)
+        if args.multi_service:
+            for count in (1, args.subscriptions):
+                multi_service_latency(root / f"multi-{count}", kb, count, args.articles, rng)
 
 
 # 1. Matching -------------------------------------------------------------------------------------------
@@ -180,11 +190,20 @@ def synthetic_articles(kb: KnowledgeBase, count: int, rng: random.Random) -> lis
 
 
 class Receiver(BaseHTTPRequestHandler):
-    arrivals: dict[str, float] = {}
+    """Records (alert id, arrival time); each measurement starts with `reset()`."""
+
+    arrivals: list[tuple[str, float]] = []
+    arrived = threading.Event()
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.arrivals.clear()
+        cls.arrived.clear()
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.arrivals[self.headers["X-ShellWatch-Alert"]] = time.perf_counter()
+        self.arrivals.append((self.headers["X-ShellWatch-Alert"], time.perf_counter()))
+        self.arrived.set()
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -198,6 +217,7 @@ def latency(directory: Path, kb: KnowledgeBase, count: int, articles: int, rng: 
     from workers.pipeline import process_article
 
     directory.mkdir()
+    Receiver.reset()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -226,8 +246,8 @@ def latency(directory: Path, kb: KnowledgeBase, count: int, articles: int, rng: 
                 started = time.perf_counter()
                 outcome = process_article(settings, article, store=store, analyzer=analyzer, kb=kb)
                 mine = [a for a in outcome.alerts if a.subscription_id == "receiver"]
-                for alert in mine:
-                    samples.append((Receiver.arrivals[alert.id] - started) * 1000)
+                arrivals = dict(Receiver.arrivals)
+                samples.extend((arrivals[alert.id] - started) * 1000 for alert in mine)
     finally:
         server.shutdown()
         server.server_close()
@@ -240,6 +260,106 @@ def latency(directory: Path, kb: KnowledgeBase, count: int, articles: int, rng: 
         f"webhook latency in-process, {count:>6} subscriptions: p50 {pct(samples, 50):.0f} ms "
         f"p95 {pct(samples, 95):.0f} ms over {len(samples)} alerts from {articles} articles "
         "(article in → analysis → store → incidents → plan → signed POST read by the receiver)"
+    )
+
+
+def multi_service_latency(
+    directory: Path, kb: KnowledgeBase, count: int, articles: int, rng: random.Random
+) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.support.servers import RedisServer
+    from workers.handoff import submit_article
+    from workers.periodic import settings_environment
+
+    directory.mkdir()
+    redis = RedisServer(directory / "redis")
+    redis.start()
+    Receiver.reset()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    settings: Settings = load_settings().model_copy(
+        update={
+            "data_dir": directory / "data",
+            "redis_url": redis.url,
+            "webhook_allow": ["127.0.0.1"],
+            "webhook_timeout_seconds": 5.0,
+        }
+    )
+    settings.ensure_data_dir()
+    with SqliteStore(settings.database_path, kb=kb) as store:
+        for subscription in synthetic_subscriptions(kb, count - 1, rng):
+            store.save_subscription(subscription)
+        hook = Channel(kind=ChannelKind.WEBHOOK, target=f"http://127.0.0.1:{server.server_address[1]}/hook")
+        store.save_subscription(
+            Subscription(
+                id="receiver",
+                name="all allegations",
+                channels=[hook],
+                secret="s",
+                created_at=datetime.now(UTC),
+            )
+        )
+    environment = settings_environment(settings)
+    environment["PYTHONPATH"] = str(PACKAGE_ROOT)
+    log_file = (directory / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "workers.app",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--queues",
+            "crawl,analysis,delivery",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=PACKAGE_ROOT,
+        env=environment,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    samples: list[float] = []
+    try:
+        # Warm-up: the first article loads the NLP models in each pool process.
+        warm_up = chinese_allegations(kb, articles + 2)
+        for article in warm_up[:2]:
+            Receiver.arrived.clear()
+            submit_article(settings, article)
+            Receiver.arrived.wait(120)
+        for article in warm_up[2:]:
+            Receiver.arrived.clear()
+            before = len(Receiver.arrivals)
+            started = time.perf_counter()
+            submit_article(settings, article)
+            if Receiver.arrived.wait(60) and len(Receiver.arrivals) > before:
+                samples.append((Receiver.arrivals[-1][1] - started) * 1000)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        log_file.close()
+        server.shutdown()
+        server.server_close()
+        redis.stop()
+    if not samples:
+        print(
+            f"multi-service latency, {count:>6} subscriptions: no webhook arrived (see {directory}/worker.log)"
+        )
+        return
+    print(
+        f"webhook latency multi-service, {count:>6} subscriptions: p50 {pct(samples, 50):.0f} ms "
+        f"p95 {pct(samples, 95):.0f} ms over {len(samples)} of {articles} articles "
+        "(submit_article → Redis → analysis task → delivery task → signed POST read by the receiver)"
     )
 
 
