@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
 
-from shellwatch.domain import ClaimType, Record, Stance
+from shellwatch.domain import Claim, ClaimType, Record, Stance
 
 
 class TokenScope(StrEnum):
@@ -45,6 +45,7 @@ class Correction(Record):
     subject: str | None = None  # entity id, or None with subject_name for an unknown name
     subject_name: str | None = None
     dismissed: bool = False
+    before: Claim  # the claim as it was: its evidence and the original labels for the record
     note: str | None = Field(None, max_length=2000)
     token_id: str | None = None  # which API token made it
     created_at: AwareDatetime

@@ -1,0 +1,109 @@
+"""The source registry with each source's crawl status, for /api/sources and the sources page.
+
+Status comes from what the crawl leaves behind: the articles stored per source (count and the
+newest), and the URLs claimed but not yet finished in the crawl state's frontier.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from search.backends.base import QueryError, Store
+from shellwatch.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceStatus:
+    name: str
+    language: str
+    homepage: str | None
+    feeds: list[str]
+    sitemaps: list[str]
+    interval_minutes: int
+    articles: int = 0
+    latest_article_at: datetime | None = None
+    latest_article_title: str | None = None
+    latest_article_id: str | None = None
+    pending_urls: int | None = None  # None when the crawl state cannot be read here
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "language": self.language,
+            "homepage": self.homepage,
+            "feeds": self.feeds,
+            "sitemaps": self.sitemaps,
+            "interval_minutes": self.interval_minutes,
+            "articles": self.articles,
+            "latest_article_at": self.latest_article_at.isoformat() if self.latest_article_at else None,
+            "latest_article_title": self.latest_article_title,
+            "latest_article_id": self.latest_article_id,
+            "pending_urls": self.pending_urls,
+            "problems": self.problems,
+        }
+
+
+class SourcesUnavailable(RuntimeError):
+    """The registry file cannot be read; the message names it."""
+
+
+def source_statuses(settings: Settings, store: Store) -> list[SourceStatus]:
+    from crawlers.registry import RegistryError, load_sources
+
+    try:
+        sources = load_sources(settings.sources_file)
+    except RegistryError as exc:
+        raise SourcesUnavailable(str(exc)) from None
+    pending = _pending_by_source(settings)
+    statuses = []
+    for source in sources:
+        status = SourceStatus(
+            name=source.name,
+            language=source.language.value,
+            homepage=source.homepage,
+            feeds=source.feeds,
+            sitemaps=source.sitemaps,
+            interval_minutes=source.interval_minutes,
+            pending_urls=pending.get(source.name, 0) if pending is not None else None,
+        )
+        try:
+            result = store.search(f'source:"{source.name}"', limit=1, facets=False)
+        except QueryError as exc:  # a source name the query syntax cannot quote
+            status.problems.append(f"cannot count articles: {exc}")
+        else:
+            status.articles = result.total
+            if result.hits:
+                newest = result.hits[0].article.article
+                status.latest_article_at = newest.published_at or newest.fetched_at
+                status.latest_article_title = newest.title
+                status.latest_article_id = newest.id
+        statuses.append(status)
+    return statuses
+
+
+def _pending_by_source(settings: Settings) -> dict[str, int] | None:
+    """Unfinished frontier URLs per source; None when the crawl state is not reachable."""
+    from crawlers.state import open_crawl_state
+
+    try:
+        state = open_crawl_state(settings)
+    except Exception as exc:  # noqa: BLE001 - the status page must render without the crawl state
+        log.warning("event=crawl-state-unavailable error=%r", exc)
+        return None
+    try:
+        counts: dict[str, int] = {}
+        for item in state.pending(all_of_them=True):
+            source = str(item.payload.get("source", "?"))
+            counts[source] = counts.get(source, 0) + 1
+        return counts
+    except Exception as exc:  # noqa: BLE001
+        log.warning("event=crawl-state-unreadable error=%r", exc)
+        return None
+    finally:
+        state.close()
