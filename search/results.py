@@ -31,6 +31,7 @@ class SearchResult(Record):
     hits: list[SearchHit]
     facets: dict[str, list[FacetCount]] = Field(default_factory=dict)
     # facet names: entity, type, depth, stance, lang, source, month
+    facet_sample: int | None = None  # set when facets count only this many (the newest) of `total` matches
 
 
 class HistogramBucket(Record):

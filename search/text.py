@@ -24,15 +24,12 @@ def has_cjk(text: str) -> bool:
 
 def simplified(text: str) -> str:
     """Traditional → simplified only (no case or width folding): for display names."""
-    return to_simplified(text) if has_cjk(text) else text
+    return to_simplified(text)
 
 
 def fold(text: str) -> str:
     """NFKC, lower case, traditional → simplified: the form every comparison uses."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    if has_cjk(text):
-        text = to_simplified(text)
-    return text
+    return to_simplified(unicodedata.normalize("NFKC", text).lower())
 
 
 def bigrams(run: str) -> list[str]:
@@ -42,12 +39,16 @@ def bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+def _spaced_bigrams(match: re.Match[str]) -> str:
+    run = match.group()
+    if len(run) < 2:
+        return f" {run} "
+    return " " + " ".join(map(str.__add__, run[:-1], run[1:])) + " "
+
+
 def index_form(text: str) -> str:
     """The text as the full-text index stores it: folded, Han runs replaced by their bigrams."""
-    folded = fold(text)
-    if not has_cjk(folded):
-        return folded
-    return CJK_RUN.sub(lambda m: " " + " ".join(bigrams(m.group())) + " ", folded)
+    return CJK_RUN.sub(_spaced_bigrams, fold(text))
 
 
 def tokens(text: str) -> list[str]:

@@ -67,18 +67,23 @@ T = TypeVar("T")
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 BM25_WEIGHTS = (3.0, 1.0, 2.0)  # title, body, entity names
 FACET_SIZE = 20
+FACET_NAMES = ("entity", "type", "depth", "stance", "lang", "source", "month")
+FACET_SAMPLE = 5_000  # above this many matches, facets count the most recently indexed ones
+RANK_WINDOW = 10_000  # BM25 ranks at most this many (the most recently indexed) matches
 CLAIM_FILTERS = ("type", "stance", "depth")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     published_at TEXT NOT NULL,  -- UTC 'YYYY-MM-DDTHH:MM:SS', the fetch time when no date is known
     language TEXT NOT NULL,
-    source TEXT NOT NULL COLLATE NOCASE,
-    payload TEXT NOT NULL
+    source TEXT NOT NULL COLLATE NOCASE
 );
+-- The stored JSON lives apart so that `articles` rows stay small: filters and facets touch many
+-- rows, the JSON is read only for the page of results shown.
+CREATE TABLE IF NOT EXISTS article_payloads (rowid INTEGER PRIMARY KEY, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE TABLE IF NOT EXISTS article_entities (
@@ -89,9 +94,10 @@ CREATE TABLE IF NOT EXISTS claims (
     article INTEGER NOT NULL, type TEXT NOT NULL, stance TEXT NOT NULL, depth INTEGER,
     subject TEXT, confidence REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS claims_article ON claims(article);
-CREATE INDEX IF NOT EXISTS claims_type ON claims(type, stance);
-CREATE INDEX IF NOT EXISTS claims_stance ON claims(stance);
+CREATE INDEX IF NOT EXISTS claims_article ON claims(article, type, stance, depth);  -- covers the facets
+CREATE INDEX IF NOT EXISTS claims_type ON claims(type, stance, article);
+CREATE INDEX IF NOT EXISTS claims_stance ON claims(stance, article);
+CREATE INDEX IF NOT EXISTS claims_depth ON claims(depth, article);
 CREATE VIRTUAL TABLE IF NOT EXISTS article_fts USING fts5(title, body, entities, tokenize='{TOKENIZER}');
 CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY, subject TEXT, subject_org TEXT, started_at TEXT NOT NULL,
@@ -99,7 +105,9 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_started ON incidents(started_at);
 CREATE TABLE IF NOT EXISTS incident_articles (
-    incident TEXT NOT NULL, article TEXT NOT NULL, PRIMARY KEY (incident, article)
+    incident TEXT NOT NULL, article TEXT NOT NULL,
+    published_at TEXT,  -- the article's, copied so timelines need no article lookups
+    PRIMARY KEY (incident, article)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS incident_articles_article ON incident_articles(article);
 CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, payload TEXT NOT NULL);
@@ -129,9 +137,10 @@ DERIVED_TABLES = {
 }
 DERIVED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS article_entities_article ON article_entities(article)",
-    "CREATE INDEX IF NOT EXISTS claims_article ON claims(article)",
-    "CREATE INDEX IF NOT EXISTS claims_type ON claims(type, stance)",
-    "CREATE INDEX IF NOT EXISTS claims_stance ON claims(stance)",
+    "CREATE INDEX IF NOT EXISTS claims_article ON claims(article, type, stance, depth)",
+    "CREATE INDEX IF NOT EXISTS claims_type ON claims(type, stance, article)",
+    "CREATE INDEX IF NOT EXISTS claims_stance ON claims(stance, article)",
+    "CREATE INDEX IF NOT EXISTS claims_depth ON claims(depth, article)",
 )
 
 
@@ -150,8 +159,8 @@ class SqliteStore(SqliteAdminMixin, Store):
             _probe_fts5(self._db)
             with self._read() as db:
                 current = db.execute("PRAGMA user_version").fetchone()[0]
-            if current != SCHEMA_VERSION:  # only a new file takes the write lock to create tables
-                self._write(lambda tx: tx.create_schema())
+            if current != SCHEMA_VERSION:  # only a new or older file takes the write lock
+                self._write(lambda tx: tx.create_schema(current))
         except BaseException:
             self.close()
             raise
@@ -238,7 +247,10 @@ class SqliteStore(SqliteAdminMixin, Store):
 
     def get_article(self, article_id: str) -> AnalysedArticle | None:
         with self._read() as db:
-            row = db.execute("SELECT payload FROM articles WHERE id = ?", (article_id,)).fetchone()
+            row = db.execute(
+                "SELECT p.payload FROM articles a JOIN article_payloads p ON p.rowid = a.rowid WHERE a.id = ?",
+                (article_id,),
+            ).fetchone()
             if row is None:
                 return None
             return self._with_incidents(db, [_load_article(row[0])])[0]
@@ -250,8 +262,9 @@ class SqliteStore(SqliteAdminMixin, Store):
         while True:
             with self._read() as db:
                 rows = db.execute(
-                    "SELECT rowid, published_at, payload FROM articles WHERE published_at >= ?"
-                    " AND (published_at, rowid) > (?, ?) ORDER BY published_at, rowid LIMIT 500",
+                    "SELECT a.rowid, a.published_at, p.payload FROM articles a JOIN article_payloads p"
+                    " ON p.rowid = a.rowid WHERE a.published_at >= ?"
+                    " AND (a.published_at, a.rowid) > (?, ?) ORDER BY a.published_at, a.rowid LIMIT 500",
                     (bound, last[1], last[0]),
                 ).fetchall()
                 page = self._with_incidents(db, [_load_article(r[2]) for r in rows])
@@ -300,8 +313,9 @@ class SqliteStore(SqliteAdminMixin, Store):
             )
             tx.db.execute("DELETE FROM incident_articles WHERE incident = ?", (incident.id,))
             tx.db.executemany(
-                "INSERT OR IGNORE INTO incident_articles(incident, article) VALUES (?, ?)",
-                [(incident.id, a) for a in incident.article_ids],
+                "INSERT OR IGNORE INTO incident_articles(incident, article, published_at)"
+                " VALUES (?, ?, (SELECT published_at FROM articles WHERE id = ?))",
+                [(incident.id, a, a) for a in incident.article_ids],
             )
 
         self._write(work)
@@ -312,7 +326,8 @@ class SqliteStore(SqliteAdminMixin, Store):
             if row is None:
                 return None
             payloads = db.execute(
-                "SELECT a.payload FROM incident_articles i JOIN articles a ON a.id = i.article"
+                "SELECT p.payload FROM incident_articles i JOIN articles a ON a.id = i.article"
+                " JOIN article_payloads p ON p.rowid = a.rowid"
                 " WHERE i.incident = ? ORDER BY a.published_at, a.id",
                 (incident_id,),
             ).fetchall()
@@ -350,59 +365,93 @@ class SqliteStore(SqliteAdminMixin, Store):
 
     # Search -------------------------------------------------------------------------------------
     def search(self, query: str, *, offset: int = 0, limit: int = 20, facets: bool = True) -> SearchResult:
+        """Totals are exact. Ranking by BM25 considers the RANK_WINDOW most recently indexed matches
+        (all of them below that), so a common word stays fast at a million articles; facets are exact
+        up to FACET_SAMPLE matches, above that they count the most recently indexed FACET_SAMPLE and
+        `facet_sample` says so."""
         parsed = parse_query(query)
         compiled = _Compiler(self.kb).compile(parsed)
+        facet_counts: dict[str, list[FacetCount]] = {}
+        sample = None
         with self._read() as db:
-            rows = db.execute(compiled.select_hits(), [*compiled.params, limit, offset]).fetchall()
+            total = db.execute(
+                f"SELECT count(*) FROM ({compiled.select_rowids()})", compiled.params
+            ).fetchone()[0]
+            if compiled.ranked and total > RANK_WINDOW:
+                floor = db.execute(
+                    compiled.select_nth_newest(), [*compiled.params, RANK_WINDOW - 1]
+                ).fetchone()[0]
+                page = db.execute(
+                    compiled.select_page(floor=True), [*compiled.params, floor, limit, offset]
+                ).fetchall()
+            else:
+                page = db.execute(compiled.select_page(), [*compiled.params, limit, offset]).fetchall()
             if facets:
                 db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (rowid INTEGER PRIMARY KEY)")
                 db.execute("DELETE FROM temp.hits")
-                db.execute(f"INSERT INTO temp.hits {compiled.select_rowids()}", compiled.params)
-                total = db.execute("SELECT count(*) FROM temp.hits").fetchone()[0]
+                sample = FACET_SAMPLE if total > FACET_SAMPLE else None
+                db.execute(f"INSERT INTO temp.hits {compiled.select_rowids(newest=sample)}", compiled.params)
                 facet_counts = self._facets(db)
-            else:
-                total = db.execute(
-                    f"SELECT count(*) FROM ({compiled.select_rowids()})", compiled.params
-                ).fetchone()[0]
-                facet_counts = {}
-            articles = self._with_incidents(db, [_load_article(r[1]) for r in rows])
+            payloads = (
+                dict(
+                    db.execute(
+                        f"SELECT rowid, payload FROM article_payloads WHERE rowid IN ({','.join('?' * len(page))})",
+                        [rowid for rowid, _ in page],
+                    ).fetchall()
+                )
+                if page
+                else {}
+            )
+            articles = self._with_incidents(db, [_load_article(payloads[rowid]) for rowid, _ in page])
         terms = parsed.positive_text()
         hits = [
             SearchHit(
                 article=article,
-                score=round(-row[2], 4) if compiled.ranked else 0.0,
+                score=round(-score, 4) if compiled.ranked else 0.0,
                 highlights=self._highlighter.highlights(article.article.title, article.article.text, terms),
             )
-            for article, row in zip(articles, rows, strict=True)
+            for article, (_, score) in zip(articles, page, strict=True)
         ]
-        return SearchResult(query=query, total=total, hits=hits, facets=facet_counts)
+        return SearchResult(query=query, total=total, hits=hits, facets=facet_counts, facet_sample=sample)
 
     def _facets(self, db: sqlite3.Connection) -> dict[str, list[FacetCount]]:
-        queries = {
-            "entity": "SELECT e.entity, count(*) FROM article_entities e JOIN temp.hits h ON h.rowid = e.article",
-            "type": "SELECT c.type, count(DISTINCT c.article) FROM claims c JOIN temp.hits h ON h.rowid = c.article",
-            "depth": "SELECT c.depth, count(DISTINCT c.article) FROM claims c JOIN temp.hits h ON h.rowid = c.article"
-            " WHERE c.depth IS NOT NULL",
-            "stance": "SELECT c.stance, count(DISTINCT c.article) FROM claims c"
-            " JOIN temp.hits h ON h.rowid = c.article",
-            "lang": "SELECT a.language, count(*) FROM articles a JOIN temp.hits h ON h.rowid = a.rowid",
-            "source": "SELECT a.source, count(*) FROM articles a JOIN temp.hits h ON h.rowid = a.rowid",
-            "month": "SELECT substr(a.published_at, 1, 7), count(*) FROM articles a"
-            " JOIN temp.hits h ON h.rowid = a.rowid",
-        }
-        facets: dict[str, list[FacetCount]] = {}
-        for name, sql in queries.items():
-            order = "1" if name == "month" else "2 DESC, 1"
-            rows = db.execute(
-                f"{sql} GROUP BY 1 ORDER BY {order} LIMIT {FACET_SIZE * 6 if name == 'month' else FACET_SIZE}"
+        """Facet counts over temp.hits: three passes (entities, claims, articles), hits driving each
+        join through an index (CROSS JOIN fixes that order; the planner has no stats on temp.hits)."""
+        counts: dict[str, Counter[str]] = {name: Counter() for name in FACET_NAMES}
+        counts["entity"].update(
+            dict(
+                db.execute(
+                    "SELECT e.entity, count(*) FROM temp.hits h CROSS JOIN article_entities e ON e.article = h.rowid"
+                    " GROUP BY 1"
+                ).fetchall()
             )
+        )
+        for name, value, count in db.execute(
+            " UNION ALL ".join(
+                f"SELECT '{name}', c.{name}, count(DISTINCT c.article) FROM temp.hits h"
+                f" CROSS JOIN claims c ON c.article = h.rowid WHERE c.{name} IS NOT NULL GROUP BY 2"
+                for name in CLAIM_FILTERS
+            )
+        ):
+            counts[name][str(value)] += count
+        for language, source, month, count in db.execute(
+            "SELECT a.language, a.source, substr(a.published_at, 1, 7), count(*)"
+            " FROM temp.hits h CROSS JOIN articles a ON a.rowid = h.rowid GROUP BY 1, 2, 3"
+        ):
+            counts["lang"][language] += count
+            counts["source"][source] += count
+            counts["month"][month] += count
+        facets: dict[str, list[FacetCount]] = {}
+        for name, counter in counts.items():
+            if name == "month":
+                pairs = sorted(counter.items())
+            else:
+                pairs = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
             facets[name] = [
                 FacetCount(
-                    value=str(value),
-                    count=count,
-                    label=entity_label(self.kb, value) if name == "entity" else None,
+                    value=value, count=count, label=entity_label(self.kb, value) if name == "entity" else None
                 )
-                for value, count in rows
+                for value, count in pairs
             ]
         return facets
 
@@ -416,26 +465,35 @@ class SqliteStore(SqliteAdminMixin, Store):
             family = entity_family(self.kb, entity_id)
             where.append(f"(i.subject IN ({','.join('?' * len(family))}) OR i.subject_org = ?)")
             params += [*family, entity_id]
-        coverage = "SELECT ia.incident, a.id, a.published_at FROM incident_articles ia JOIN articles a ON a.id = ia.article"
-        coverage_params: list[Any] = []
+        coverage = (
+            "SELECT ia.incident, ia.article, ia.published_at FROM incident_articles ia"
+            f" WHERE ia.incident IN (SELECT i.id FROM incidents i WHERE {' AND '.join(where)})"
+        )
+        coverage_params: list[Any] = list(params)
         if parsed.root is not None:
             compiled = _Compiler(self.kb).compile(parsed)
-            coverage += f" WHERE a.rowid IN ({compiled.select_rowids()})"
-            coverage_params = list(compiled.params)
-        sql = (
-            f"WITH cov AS ({coverage}) SELECT i.id, i.payload, cov.id, substr(cov.published_at, 1, 10)"
-            f" FROM incidents i JOIN cov ON cov.incident = i.id WHERE {' AND '.join(where)}"
-        )
-        incidents: dict[str, Incident] = {}
-        article_days: dict[str, str] = {}  # an article in two incidents is still one piece of coverage
+            coverage += f" AND ia.article IN (SELECT a.id FROM articles a WHERE a.rowid IN ({compiled.select_rowids()}))"
+            coverage_params += compiled.params
         with self._read() as db:
-            for incident_id, payload, article_id, day in db.execute(sql, [*coverage_params, *params]):
-                if incident_id not in incidents:
-                    incidents[incident_id] = from_json(Incident, payload)
-                article_days[article_id] = day
-        days = Counter(article_days.values())
-        ordered = sorted(incidents.values(), key=lambda i: (i.started_at, i.id))
-        return Timeline(incidents=ordered, histogram=histogram(days, interval), interval=interval)
+            incidents = [
+                from_json(Incident, payload)
+                for (payload,) in db.execute(
+                    f"WITH cov AS ({coverage}) SELECT payload FROM incidents"
+                    " WHERE id IN (SELECT incident FROM cov) ORDER BY started_at, id",
+                    coverage_params,
+                )
+            ]
+            # An article in two incidents is still one piece of coverage.
+            days = Counter(
+                dict(
+                    db.execute(
+                        f"WITH cov AS ({coverage}) SELECT substr(published_at, 1, 10), count(DISTINCT article) FROM cov"
+                        " WHERE published_at IS NOT NULL GROUP BY 1",
+                        coverage_params,
+                    ).fetchall()
+                )
+            )
+        return Timeline(incidents=incidents, histogram=histogram(days, interval), interval=interval)
 
     def month_aggregates(self, start: date, end: date) -> MonthAggregates:
         lo, hi = _ts(_midnight(start)), _ts(_midnight(end))
@@ -620,7 +678,8 @@ class SqliteStore(SqliteAdminMixin, Store):
         while True:
             with self._read() as db:
                 rows = db.execute(
-                    "SELECT rowid, payload FROM articles WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,)
+                    "SELECT rowid, payload FROM article_payloads WHERE rowid > ? ORDER BY rowid LIMIT 1000",
+                    (last,),
                 ).fetchall()
             if not rows:
                 break
@@ -638,28 +697,51 @@ class SqliteStore(SqliteAdminMixin, Store):
 
 
 class _Compiled:
+    """SQL for one parsed query. Ranking reads only the FTS index (bm25 over the match set); the
+    stored JSON is fetched for the returned page alone."""
+
     def __init__(self, fts: str | None, where: str, params: list[Any]):
         self.fts = fts
         self.where = where
         self.params = ([fts] if fts else []) + params
         self.ranked = fts is not None
 
-    def _from(self) -> str:
+    def select_rowids(self, newest: int | None = None) -> str:
+        """Matching rowids; `newest` keeps only the last N indexed (cheap in rowid order)."""
+        tail = f" ORDER BY 1 DESC LIMIT {int(newest)}" if newest else ""
+        if self.fts and self.where == "1":
+            return f"SELECT rowid FROM article_fts WHERE article_fts MATCH ?{tail}"
         if self.fts:
-            return "article_fts f JOIN articles a ON a.rowid = f.rowid WHERE article_fts MATCH ? AND "
-        return "articles a WHERE "
-
-    def select_rowids(self) -> str:
-        return f"SELECT a.rowid FROM {self._from()}{self.where}"
-
-    def select_hits(self) -> str:
-        if self.fts:
-            weights = ", ".join(str(w) for w in BM25_WEIGHTS)
             return (
-                f"SELECT a.rowid, a.payload, bm25(article_fts, {weights}) AS score FROM {self._from()}"
-                f"{self.where} ORDER BY score, a.published_at DESC LIMIT ? OFFSET ?"
+                f"SELECT f.rowid FROM article_fts f JOIN articles a ON a.rowid = f.rowid"
+                f" WHERE article_fts MATCH ? AND {self.where}{tail}"
             )
-        return f"SELECT a.rowid, a.payload, 0 FROM {self._from()}{self.where} ORDER BY a.published_at DESC, a.rowid DESC LIMIT ? OFFSET ?"
+        return f"SELECT a.rowid FROM articles a WHERE {self.where}{tail}"
+
+    def select_nth_newest(self) -> str:
+        return f"{self.select_rowids()} ORDER BY 1 DESC LIMIT 1 OFFSET ?"
+
+    def select_page(self, floor: bool = False) -> str:
+        """(rowid, score) of one page: best BM25 first, or newest first without words. With `floor`,
+        only rowids >= a bound (one more parameter before limit and offset) are ranked."""
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        if self.fts and self.where == "1":
+            bound = " AND rowid >= ?" if floor else ""
+            return (
+                f"SELECT rowid, bm25(article_fts, {weights}) AS score FROM article_fts"
+                f" WHERE article_fts MATCH ?{bound} ORDER BY score LIMIT ? OFFSET ?"
+            )
+        if self.fts:
+            bound = " AND f.rowid >= ?" if floor else ""
+            return (
+                f"SELECT f.rowid, bm25(article_fts, {weights}) AS score FROM article_fts f"
+                f" JOIN articles a ON a.rowid = f.rowid WHERE article_fts MATCH ? AND {self.where}{bound}"
+                " ORDER BY score LIMIT ? OFFSET ?"
+            )
+        return (
+            f"SELECT a.rowid, 0 FROM articles a WHERE {self.where}"
+            " ORDER BY a.published_at DESC, a.rowid DESC LIMIT ? OFFSET ?"
+        )
 
 
 class _Compiler:
@@ -728,7 +810,8 @@ class _Compiler:
             else:
                 conditions.append(f"c.{node.name} = ?")
                 self.params.append(str(node.value))
-        return f"EXISTS (SELECT 1 FROM claims c WHERE c.article = a.rowid AND {' AND '.join(conditions)})"
+        # Uncorrelated: SQLite walks the claims index once and seeks articles by rowid.
+        return f"a.rowid IN (SELECT c.article FROM claims c WHERE {' AND '.join(conditions)})"
 
 
 def _text_only(node: Any) -> bool:
@@ -812,14 +895,17 @@ def _upsert_article(
     row = db.execute("SELECT rowid FROM articles WHERE id = ?", (base[0],)).fetchone()
     if row is None:
         rowid = db.execute(
-            "INSERT INTO articles(id, published_at, language, source, payload) VALUES (?, ?, ?, ?, ?)", base
+            "INSERT INTO articles(id, published_at, language, source) VALUES (?, ?, ?, ?)", base[:4]
         ).lastrowid
+        db.execute("INSERT INTO article_payloads(rowid, payload) VALUES (?, ?)", (rowid, base[4]))
     else:
         rowid = row[0]
         db.execute(
-            "UPDATE articles SET published_at = ?, language = ?, source = ?, payload = ? WHERE rowid = ?",
-            (*base[1:], rowid),
+            "UPDATE articles SET published_at = ?, language = ?, source = ? WHERE rowid = ?",
+            (*base[1:4], rowid),
         )
+        db.execute("UPDATE article_payloads SET payload = ? WHERE rowid = ?", (base[4], rowid))
+        db.execute("UPDATE incident_articles SET published_at = ? WHERE article = ?", (base[1], base[0]))
         for table, column in (
             ("article_fts", "rowid"),
             ("article_entities", "article"),
@@ -852,7 +938,23 @@ class _Tx:
     def __init__(self, db: sqlite3.Connection):
         self.db = db
 
-    def create_schema(self) -> None:
+    def create_schema(self, current: int) -> None:
+        """Create the tables, or bring a file of an older schema version up to date in place."""
+        if current == 1:  # version 1 had no published_at in incident_articles
+            self.db.execute("ALTER TABLE incident_articles ADD COLUMN published_at TEXT")
+            self.db.execute(
+                "UPDATE incident_articles SET published_at = (SELECT published_at FROM articles WHERE id = article)"
+            )
+        if current in (1, 2):  # the JSON moved out of `articles`; claims got covering indexes
+            self.db.execute(
+                "CREATE TABLE article_payloads (rowid INTEGER PRIMARY KEY, payload TEXT NOT NULL)"
+            )
+            self.db.execute(
+                "INSERT INTO article_payloads(rowid, payload) SELECT rowid, payload FROM articles"
+            )
+            self.db.execute("ALTER TABLE articles DROP COLUMN payload")
+            for index in ("claims_type", "claims_stance", "claims_article"):
+                self.db.execute(f"DROP INDEX IF EXISTS {index}")
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 self.db.execute(statement)
@@ -887,6 +989,10 @@ def _connect(path: str, lock_timeout: float) -> sqlite3.Connection:
         db.execute(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         db.execute("PRAGMA synchronous = NORMAL")
+        # Reads touch many small rows (filters, facets): a larger page cache and memory-mapped I/O
+        # keep them off the syscall path. Both are per-connection and only bound what is used.
+        db.execute("PRAGMA cache_size = -65536")
+        db.execute("PRAGMA mmap_size = 1073741824")
     except sqlite3.Error as exc:
         raise StoreUnavailable(f"cannot open the SQLite store {path}: {exc}") from exc
     if path != ":memory:" and mode.lower() != "wal":

@@ -11,6 +11,7 @@ import pytest
 from search import open_store
 from search.backends.base import CapabilityError, StoreUnavailable
 from search.backends.sqlite import SqliteStore, _probe_fts5
+from shellwatch.domain import Language
 from tests.search.conftest import make_article, make_claim
 
 
@@ -101,3 +102,34 @@ def test_reindex_swaps_tables_and_a_failed_rebuild_leaves_the_old_index(
         assert store.search("零一万物").total == 5
         tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%_next%'")}
         assert tables == set()
+
+
+def test_facets_above_the_sample_size_count_the_newest_matches(tmp_path: Path, monkeypatch) -> None:
+    import search.backends.sqlite as backend
+
+    with SqliteStore(tmp_path / "store.sqlite3") as store:
+        for i in range(5):
+            lang = Language.ZH if i < 3 else Language.EN
+            store.upsert_article(make_article(f"llama story {i}", "text", lang=lang, url=f"https://x.example/{i}"))
+        exact = store.search("llama")
+        assert exact.facet_sample is None
+        assert {f.value: f.count for f in exact.facets["lang"]} == {"zh": 3, "en": 2}
+        monkeypatch.setattr(backend, "FACET_SAMPLE", 2)
+        sampled = store.search("llama")
+        assert sampled.total == 5 and sampled.facet_sample == 2
+        assert {f.value: f.count for f in sampled.facets["lang"]} == {"en": 2}  # the two indexed last
+
+
+def test_ranking_window_keeps_the_newest_matches_and_exact_totals(tmp_path: Path, monkeypatch) -> None:
+    import search.backends.sqlite as backend
+
+    with SqliteStore(tmp_path / "store.sqlite3") as store:
+        store.upsert_article(make_article("llama llama llama", "llama", url="https://x.example/best-but-oldest"))
+        for i in range(4):
+            store.upsert_article(make_article(f"story {i}", "llama", url=f"https://x.example/{i}"))
+        assert store.search("llama").hits[0].article.article.title == "llama llama llama"
+        monkeypatch.setattr(backend, "RANK_WINDOW", 3)
+        windowed = store.search("llama")
+        assert windowed.total == 5
+        assert {h.article.article.title for h in windowed.hits} == {"story 1", "story 2", "story 3"}
+        assert {h.article.article.title for h in store.search("llama lang:en").hits} == {"story 1", "story 2", "story 3"}
