@@ -65,9 +65,15 @@ def require_cjk_font() -> CjkFont:
 
 def _lookup(entries: list) -> CjkFont | None:
     by_name = {}
-    for entry in sorted(entries, key=lambda e: (e.name, e.fname)):
-        by_name.setdefault(entry.name, entry.fname)
+    for entry in sorted(entries, key=lambda e: (e.name, _weight_distance(e.weight), e.fname)):
+        by_name.setdefault(entry.name, entry.fname)  # the regular weight's file when there is one
     for family in CJK_FAMILIES:
         if family in by_name:
             return CjkFont(family=family, path=by_name[family])
     return None
+
+
+def _weight_distance(weight: int | str) -> int:
+    named = {"normal": 400, "regular": 400, "book": 400, "medium": 500, "bold": 700}
+    value = weight if isinstance(weight, int) else named.get(str(weight).lower(), 400)
+    return abs(value - 400)
