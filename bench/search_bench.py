@@ -338,14 +338,18 @@ class LikeScan:
 
     def _scan(self, conditions: list[str], params: list[str]) -> None:
         where = " AND ".join(conditions) or "1"
-        self.db.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchone()
         self.db.execute(
-            f"SELECT payload FROM articles WHERE {where} ORDER BY published_at DESC LIMIT 20", params
+            f"SELECT count(*) FROM articles a JOIN article_payloads p ON p.rowid = a.rowid WHERE {where}",
+            params,
+        ).fetchone()
+        self.db.execute(
+            f"SELECT p.payload FROM articles a JOIN article_payloads p ON p.rowid = a.rowid WHERE {where} ORDER BY a.published_at DESC LIMIT 20",
+            params,
         ).fetchall()
 
     def search(self, query: str) -> None:
         words = [w.strip('"') for w in query.split() if w not in ("OR", "NOT", "AND")]
-        self._scan(["payload LIKE ?"] * len(words), [f"%{w}%" for w in words])
+        self._scan(["p.payload LIKE ?"] * len(words), [f"%{w}%" for w in words])
 
     def filtered(self, query: str) -> None:
         conditions, params = [], []
@@ -359,19 +363,20 @@ class LikeScan:
                     "lang": "language",
                     "source": "source",
                 }[name]
-                conditions.append("payload LIKE ?")
+                conditions.append("p.payload LIKE ?")
                 params.append(f'%"{key}":"{value}"%')
             elif not value:
-                conditions.append("payload LIKE ?")
+                conditions.append("p.payload LIKE ?")
                 params.append(f"%{word}%")
         self._scan(conditions, params)
 
     def timeline(self, entity_id: str) -> None:
         entity = self.kb.get(entity_id)
         names = [entity.name, *entity.names_zh]
-        condition = " OR ".join("a.payload LIKE ?" for _ in names)
+        condition = " OR ".join("p.payload LIKE ?" for _ in names)
         self.db.execute(
             f"SELECT i.payload, substr(a.published_at, 1, 7), count(*) FROM articles a"
+            f" JOIN article_payloads p ON p.rowid = a.rowid"
             f" JOIN incident_articles ia ON ia.article = a.id JOIN incidents i ON i.id = ia.incident"
             f" WHERE {condition} GROUP BY 1, 2",
             [f"%{n}%" for n in names],

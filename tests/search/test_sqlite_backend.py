@@ -110,7 +110,9 @@ def test_facets_above_the_sample_size_count_the_newest_matches(tmp_path: Path, m
     with SqliteStore(tmp_path / "store.sqlite3") as store:
         for i in range(5):
             lang = Language.ZH if i < 3 else Language.EN
-            store.upsert_article(make_article(f"llama story {i}", "text", lang=lang, url=f"https://x.example/{i}"))
+            store.upsert_article(
+                make_article(f"llama story {i}", "text", lang=lang, url=f"https://x.example/{i}")
+            )
         exact = store.search("llama")
         assert exact.facet_sample is None
         assert {f.value: f.count for f in exact.facets["lang"]} == {"zh": 3, "en": 2}
@@ -124,7 +126,9 @@ def test_ranking_window_keeps_the_newest_matches_and_exact_totals(tmp_path: Path
     import search.backends.sqlite as backend
 
     with SqliteStore(tmp_path / "store.sqlite3") as store:
-        store.upsert_article(make_article("llama llama llama", "llama", url="https://x.example/best-but-oldest"))
+        store.upsert_article(
+            make_article("llama llama llama", "llama", url="https://x.example/best-but-oldest")
+        )
         for i in range(4):
             store.upsert_article(make_article(f"story {i}", "llama", url=f"https://x.example/{i}"))
         assert store.search("llama").hits[0].article.article.title == "llama llama llama"
@@ -132,4 +136,8 @@ def test_ranking_window_keeps_the_newest_matches_and_exact_totals(tmp_path: Path
         windowed = store.search("llama")
         assert windowed.total == 5
         assert {h.article.article.title for h in windowed.hits} == {"story 1", "story 2", "story 3"}
-        assert {h.article.article.title for h in store.search("llama lang:en").hits} == {"story 1", "story 2", "story 3"}
+        assert {h.article.article.title for h in store.search("llama lang:en").hits} == {
+            "story 1",
+            "story 2",
+            "story 3",
+        }
