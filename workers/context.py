@@ -62,6 +62,12 @@ class ProcessContext:
                 self._store = open_store(self.settings)
             return self._store
 
+    @store.setter
+    def store(self, store: Store) -> None:
+        """Use an already open store (e.g. one a caller configured differently)."""
+        with self._lock:
+            self._store = store
+
     def discard_store(self) -> None:
         """Drop the store connection after a store error; the next use opens a fresh one."""
         with self._lock:
