@@ -10,6 +10,7 @@ URLs) are stable and everything is an upsert; already-seen pages are not fetched
 from __future__ import annotations
 
 import socket
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,7 +58,8 @@ class DemoReport:
 def demo(settings: Settings, then_serve: bool, host: str, port: int, newsroom_port: int) -> None:
     """Crawl, analyse and index the offline demo newsroom; show timeline, alerts and digest."""
     settings = embedded(settings)
-    console = Console()
+    # Off a terminal (logs, CI) rich would wrap at 80 columns; the tables read better wider.
+    console = Console(width=None if sys.stdout.isatty() else 150)
     console.print(f"[bold]ShellWatch demo[/bold] — state in {settings.data_dir.resolve()}")
     report = run_demo(settings, newsroom_port=newsroom_port)
     print_report(console, report)
@@ -149,12 +151,13 @@ def print_report(console: Console, report: DemoReport) -> None:
     console.print(f"{report.articles} articles stored.\n")
 
     table = Table(title=f"Incident timeline ({len(report.incidents)} incidents)", show_lines=False)
-    for column in ("started", "incident", "types", "depth", "status", "articles"):
-        table.add_column(column)
+    for column in ("started", "incident", "标题", "types", "depth", "status", "articles"):
+        table.add_column(column, overflow="fold")
     for incident in report.incidents:
         table.add_row(
             incident.started_at.strftime("%Y-%m-%d"),
-            f"{incident.title_en}\n{incident.title_zh}",
+            incident.title_en,
+            incident.title_zh,
             ", ".join(incident.claim_types),
             str(incident.depth or "—"),
             incident.status,
@@ -171,7 +174,7 @@ def print_report(console: Console, report: DemoReport) -> None:
             alert.claim.subject_name,
             alert.claim.type,
             alert.claim.stance,
-            _clip(alert.claim.evidence, 90),
+            _clip(alert.claim.evidence, 70),
         )
     console.print(alerts)
     for path in report.digests:
