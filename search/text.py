@@ -29,6 +29,8 @@ def simplified(text: str) -> str:
 
 def fold(text: str) -> str:
     """NFKC, lower case, traditional → simplified: the form every comparison uses."""
+    if text.isascii():
+        return text.lower()
     return to_simplified(unicodedata.normalize("NFKC", text).lower())
 
 
@@ -39,16 +41,20 @@ def bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def _spaced_bigrams(match: re.Match[str]) -> str:
-    run = match.group()
-    if len(run) < 2:
-        return f" {run} "
-    return " " + " ".join(map(str.__add__, run[:-1], run[1:])) + " "
+# Two C-level substitutions instead of a Python call per run: space every Han run off from its
+# neighbours, then replace each character by itself + its successor (a bigram) and drop the last
+# character of a run (the second alternative; its unmatched groups substitute as empty strings).
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SPACE_RUNS = re.compile(f"([{_HAN}]+)")
+_BIGRAMS = re.compile(f"([{_HAN}])(?=([{_HAN}]))|(?<=[{_HAN}])[{_HAN}](?![{_HAN}])")
 
 
 def index_form(text: str) -> str:
     """The text as the full-text index stores it: folded, Han runs replaced by their bigrams."""
-    return CJK_RUN.sub(_spaced_bigrams, fold(text))
+    folded = fold(text)
+    if folded.isascii():
+        return folded
+    return _BIGRAMS.sub(r"\1\2 ", _SPACE_RUNS.sub(r" \1 ", folded))
 
 
 def tokens(text: str) -> list[str]:

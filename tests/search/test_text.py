@@ -20,7 +20,8 @@ def test_full_width_and_case_are_folded() -> None:
 
 
 def test_index_form_separates_han_from_latin() -> None:
-    assert index_form("基于Llama架构") == " 基于 llama 架构 "
+    assert index_form("基于Llama架构").split() == ["基于", "llama", "架构"]
+    assert index_form("Yi-34B被指").split() == ["yi-34b", "被指"]
 
 
 def test_punctuation_splits_chinese_runs() -> None:
