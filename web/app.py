@@ -115,8 +115,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.feeds)
     app.include_router(docs.router)
     app.include_router(pages.router)
+    app.mount(
+        "/static/swagger", StaticFiles(directory=docs.SWAGGER_DIR), name="swagger"
+    )  # before /static, which would shadow it
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.mount("/static/swagger", StaticFiles(directory=docs.SWAGGER_DIR), name="swagger")
     _install_error_handlers(app)
 
     @app.middleware("http")

@@ -587,7 +587,7 @@ def unsubscribe_page(request: Request, subscription_id: str, token: str = "") ->
     subscription = app_state(request).store.get_subscription(_id(subscription_id, "subscription"))
     if subscription is None or not token_matches(subscription, "unsubscribe", token[:200]):
         raise HTTPException(404, "no subscription at this address")
-    return render(request, "unsubscribe.html", subscription=subscription, token=token, done=False)
+    return render(request, "unsubscribe.html", subscription=subscription, link_token=token, done=False)
 
 
 @router.post("/unsubscribe/{subscription_id}")
@@ -602,7 +602,7 @@ async def unsubscribe_action(request: Request, subscription_id: str, token: str 
         )
     except SubscriptionNotFound:
         raise HTTPException(404, "no subscription at this address") from None
-    return render(request, "unsubscribe.html", subscription=subscription, token=token, done=True)
+    return render(request, "unsubscribe.html", subscription=subscription, link_token=token, done=True)
 
 
 # Helpers ----------------------------------------------------------------------------------------
