@@ -141,3 +141,26 @@ def test_ranking_window_keeps_the_newest_matches_and_exact_totals(tmp_path: Path
             "story 2",
             "story 3",
         }
+
+
+def test_a_file_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> None:
+    article = make_article("kept across the upgrade", "text")
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:  # schema version 2: the JSON still inside `articles`
+        old.executescript(
+            "CREATE TABLE articles (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, published_at TEXT NOT NULL,"
+            " language TEXT NOT NULL, source TEXT NOT NULL COLLATE NOCASE, payload TEXT NOT NULL);"
+            "CREATE TABLE claims (article INTEGER NOT NULL, type TEXT NOT NULL, stance TEXT NOT NULL, depth INTEGER,"
+            " subject TEXT, confidence REAL NOT NULL);"
+            "CREATE INDEX claims_type ON claims(type, stance); CREATE INDEX claims_article ON claims(article);"
+            "PRAGMA user_version = 2;"
+        )
+        old.execute(
+            "INSERT INTO articles VALUES (1, ?, '2023-11-15T00:00:00', 'en', 'TechCrunch', ?)",
+            (article.id, article.model_dump_json()),
+        )
+    with SqliteStore(path) as store:
+        assert store.get_article(article.id).article.title == "kept across the upgrade"
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == 3
+        columns = [row[1] for row in store._db.execute("PRAGMA table_info(articles)")]
+        assert "payload" not in columns
