@@ -56,7 +56,7 @@ def _with_smtp(settings: Settings, port: int, recipients: str) -> Settings:
 def test_digest_is_sent_once_to_each_recipient(settings, december_store, inbox) -> None:
     handler, port = inbox
     settings = _with_smtp(settings, port, "ana@example.com, li@example.org")
-    path = write_digest(settings, "2023-12", "pdf", "zh")
+    path = write_digest(settings, "2023-12", "json", "zh")
     results = send_digest(settings, path)
     assert [(r.recipient, r.sent) for r in results] == [("ana@example.com", True), ("li@example.org", True)]
     assert len(handler.messages) == 2
@@ -67,9 +67,9 @@ def test_digest_is_sent_once_to_each_recipient(settings, december_store, inbox) 
     assert message["To"] == "ana@example.com" and message["From"] == "digests@shellwatch.test"
     assert "附件为 ShellWatch 2023-12" in message.get_body(("plain",)).get_content()
     (attachment,) = message.iter_attachments()
-    assert attachment.get_filename() == "shellwatch-digest-2023-12-zh.pdf"
-    assert attachment.get_content_type() == "application/pdf"
-    assert attachment.get_content() == path.read_bytes()
+    assert attachment.get_filename() == "shellwatch-digest-2023-12-zh.json"
+    assert attachment.get_content_type() == "application/json"
+    assert attachment.get_payload(decode=True) == path.read_bytes()
     # A retried task sends nothing twice.
     again = send_digest(settings, path)
     assert [r.sent for r in again] == [False, False] and len(handler.messages) == 2
