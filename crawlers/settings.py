@@ -34,6 +34,9 @@ REDIRECT_MAX_TIMES = 5
 METAREFRESH_ENABLED = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control opens a port that executes code and writes job files under
+# ~/.local/state: neither belongs in a news crawler.
+REMOTE_CONTROL_ENABLED = False
 HTTPCACHE_ENABLED = False
 DNS_TIMEOUT = 20
 
