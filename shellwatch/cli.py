@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -67,6 +68,8 @@ def cli(ctx: click.Context) -> None:
         stream=sys.stderr,
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
     )
+    # Keep library caches (matplotlib's font list) with the rest of the state, not in $HOME.
+    os.environ.setdefault("MPLCONFIGDIR", str(settings.data_dir / "cache" / "matplotlib"))
     ctx.obj = settings
 
 
