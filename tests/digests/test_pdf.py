@@ -9,6 +9,7 @@ The last test shows that this check catches a system without one.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -150,8 +151,10 @@ def test_glyph_check_catches_a_system_without_cjk_font(tmp_path: Path) -> None:
         assert_chinese_drawn_with_cjk_font(pdf)
 
 
-def test_empty_month_pdf(store, kb) -> None:
+def test_empty_month_pdf_without_stylesheet_warnings(store, kb, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="weasyprint")
     pdf = render(build_digest(store, kb, "2023-06", "zh", today=TODAY, now=NOW), "pdf")
+    assert not caplog.records, [r.getMessage() for r in caplog.records]  # e.g. CSS WeasyPrint ignores
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert "2023-06 无可报告内容" in text
     assert_chinese_drawn_with_cjk_font(pdf)
