@@ -74,6 +74,7 @@ class Snapshot:
     queue_depth: dict[str, int] = field(default_factory=dict)
     unacked: int | None = None
     spooled: int = 0
+    available: bool = True  # False when the counters could not be read (Redis down)
 
 
 class Metrics(ABC):
@@ -236,7 +237,11 @@ def render_prometheus(settings: Settings) -> str:
     from workers.context import process_context
 
     context = process_context(settings)
-    snapshot = context.metrics.snapshot()
+    try:
+        snapshot = context.metrics.snapshot()
+    except Exception as exc:  # noqa: BLE001 - Redis down: say so, still render the local gauges
+        log.warning("metrics.snapshot_unavailable error=%r", exc)
+        snapshot = Snapshot(available=False)
     snapshot.spooled = len(context.spool)
     if not settings.embedded:
         try:
@@ -287,6 +292,11 @@ class _SnapshotCollector:
                 "Tasks delivered to a worker and not yet acknowledged.",
                 value=self.snapshot.unacked,
             )
+        yield GaugeMetricFamily(
+            PREFIX + "metrics_available",
+            "1 when the shared counters could be read (0: Redis unreachable, counters missing).",
+            value=1 if self.snapshot.available else 0,
+        )
         yield GaugeMetricFamily(
             PREFIX + "spool_articles",
             "Articles spooled on disk while the broker was unreachable.",

@@ -1,0 +1,87 @@
+"""The beat schedule built from the source registry, periodic task helpers, and the CLI surface."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from celery.schedules import crontab
+from click.testing import CliRunner
+
+from crawlers.registry import RegistryError
+from shellwatch.cli import cli
+from shellwatch.config import Settings, load_settings
+from workers.application import CRAWL_SOURCE, FLUSH_SPOOL, RETRY_FAILED_DELIVERIES, WRITE_MONTHLY_DIGESTS
+from workers.beat import beat_schedule
+from workers.periodic import previous_month, settings_environment
+
+
+def _registry(path: Path, sources: list[dict]) -> Path:
+    path.write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_each_source_is_crawled_on_its_own_interval(settings: Settings, tmp_path: Path) -> None:
+    registry = _registry(
+        tmp_path / "sources.yaml",
+        [
+            {"name": "36kr", "language": "zh", "feeds": ["https://36kr.example/feed"], "interval_minutes": 5},
+            {
+                "name": "verge",
+                "language": "en",
+                "feeds": ["https://verge.example/rss"],
+                "interval_minutes": 30,
+            },
+        ],
+    )
+    schedule = beat_schedule(settings.model_copy(update={"sources_file": registry}))
+    assert schedule["crawl:36kr"]["task"] == CRAWL_SOURCE
+    assert schedule["crawl:36kr"]["args"] == ("36kr",)
+    assert schedule["crawl:36kr"]["schedule"] == timedelta(minutes=5)
+    assert schedule["crawl:verge"]["schedule"] == timedelta(minutes=30)
+    assert schedule["crawl:verge"]["options"]["expires"] == 1800
+    digest = schedule["digests:monthly"]
+    assert digest["task"] == WRITE_MONTHLY_DIGESTS and isinstance(digest["schedule"], crontab)
+    assert digest["schedule"].day_of_month == {1}
+    assert {entry["task"] for entry in schedule.values()} >= {RETRY_FAILED_DELIVERIES, FLUSH_SPOOL}
+
+
+def test_a_broken_registry_stops_beat_with_the_reason(settings: Settings, tmp_path: Path) -> None:
+    registry = _registry(tmp_path / "sources.yaml", [{"name": "x", "language": "en"}])
+    with pytest.raises(RegistryError, match="no feeds"):
+        beat_schedule(settings.model_copy(update={"sources_file": registry}))
+
+
+def test_the_digest_on_the_first_is_for_the_month_before() -> None:
+    assert previous_month(date(2024, 1, 1)) == "2023-12"
+    assert previous_month(date(2024, 3, 1)) == "2024-02"
+
+
+def test_a_child_process_gets_the_same_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    custom = settings.model_copy(
+        update={
+            "redis_url": "redis://127.0.0.1:1/3",
+            "webhook_allow": ["127.0.0.1", "10.0.0.0/8"],
+            "task_time_limit_seconds": 30.0,
+            "visibility_timeout_seconds": 90.0,
+        }
+    )
+    for name, value in settings_environment(custom).items():
+        monkeypatch.setenv(name, value)
+    assert load_settings() == custom.model_copy(update={"data_dir": custom.data_dir.resolve()})
+
+
+def test_worker_needs_redis_and_known_queues(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["worker"])
+    assert result.exit_code != 0 and "REDIS_URL is not set" in result.output
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    result = runner.invoke(cli, ["worker", "--queues", "analysis,mail"])
+    assert result.exit_code != 0 and "unknown queue(s) mail" in result.output
+
+
+def test_dead_letters_says_so_when_there_are_none(settings: Settings) -> None:
+    result = CliRunner().invoke(cli, ["dead-letters"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output.strip() == "no dead letters"
