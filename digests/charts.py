@@ -9,6 +9,9 @@ Labels come from labels.yaml in the digest's language; Chinese needs a CJK font 
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from matplotlib import rc_context
@@ -160,12 +163,21 @@ def _no_data(axes, labels: dict) -> None:
     axes.set_axis_off()
 
 
-def _fonts(labels: dict, texts: list[str]):
+@contextmanager
+def _fonts(labels: dict, texts: list[str]) -> Iterator[None]:
     """DejaVu Sans for Latin text with the CJK font as per-glyph fallback when any text needs it."""
     families = [LATIN_FAMILY]
     if any(has_cjk(text) for text in [*texts, *map(str, labels.values())]):
         families.append(require_cjk_font().family)
-    return rc_context({"font.family": families, "svg.hashsalt": "shellwatch"})
+    # WenQuanYi Zen Hei has only a medium weight; matplotlib uses it and needs not log about it.
+    font_log = logging.getLogger("matplotlib.font_manager")
+    level = font_log.level
+    font_log.setLevel(logging.ERROR)
+    try:
+        with rc_context({"font.family": families}):
+            yield
+    finally:
+        font_log.setLevel(level)
 
 
 def _png(figure: Figure) -> bytes:

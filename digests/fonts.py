@@ -7,6 +7,7 @@ without one. Debian's `fonts-noto-cjk` (preferred) or `fonts-wqy-zenhei` provide
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -66,7 +67,8 @@ def require_cjk_font() -> CjkFont:
 def _lookup(entries: list) -> CjkFont | None:
     by_name = {}
     for entry in sorted(entries, key=lambda e: (e.name, _weight_distance(e.weight), e.fname)):
-        by_name.setdefault(entry.name, entry.fname)  # the regular weight's file when there is one
+        if os.path.exists(entry.fname):  # matplotlib's font cache may list a removed package's files
+            by_name.setdefault(entry.name, entry.fname)  # the regular weight's file when there is one
     for family in CJK_FAMILIES:
         if family in by_name:
             return CjkFont(family=family, path=by_name[family])
