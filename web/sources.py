@@ -1,7 +1,9 @@
 """The source registry with each source's crawl status, for /api/sources and the sources page.
 
 Status comes from what the crawl leaves behind: the articles stored per source (count and the
-newest), and the URLs claimed but not yet finished in the crawl state's frontier.
+newest), and the URLs claimed but not yet finished in the crawl state's frontier. Sources whose
+articles are stored but which the registry does not list (another registry file was crawled, or a
+source was removed) are listed after the registry's, marked `registered: false`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class SourceStatus:
     latest_article_title: str | None = None
     latest_article_id: str | None = None
     pending_urls: int | None = None  # None when the crawl state cannot be read here
+    registered: bool = True  # False: articles from it are stored, but the registry does not list it
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -45,6 +48,7 @@ class SourceStatus:
             "latest_article_title": self.latest_article_title,
             "latest_article_id": self.latest_article_id,
             "pending_urls": self.pending_urls,
+            "registered": self.registered,
             "problems": self.problems,
         }
 
@@ -83,6 +87,20 @@ def source_statuses(settings: Settings, store: Store) -> list[SourceStatus]:
                 status.latest_article_at = newest.published_at or newest.fetched_at
                 status.latest_article_title = newest.title
                 status.latest_article_id = newest.id
+        statuses.append(status)
+    listed = {status.name.lower() for status in statuses}
+    for facet in store.search("", limit=1).facets.get("source", []):
+        if facet.value.lower() in listed:
+            continue
+        # e.g. the demo crawls its own registry file: still show where the stored coverage came from
+        status = SourceStatus(facet.value, "?", None, [], [], 0, articles=facet.count, registered=False)
+        newest = store.search(f'source:"{facet.value}"', limit=1, facets=False).hits
+        if newest:
+            article = newest[0].article.article
+            status.language = article.language.value
+            status.latest_article_at = article.published_at or article.fetched_at
+            status.latest_article_title = article.title
+            status.latest_article_id = article.id
         statuses.append(status)
     return statuses
 

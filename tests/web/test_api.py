@@ -464,3 +464,10 @@ def test_security_headers_everywhere(client: TestClient) -> None:
         headers = client.get(path).headers
         assert "script-src 'self'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_sources_stored_but_not_registered_are_listed_too(client: TestClient) -> None:
+    sources = {s["name"]: s for s in client.get("/api/sources").json()["sources"]}
+    assert sources["36kr"]["registered"] is True
+    assert sources["The Verge"]["registered"] is False
+    assert sources["The Verge"]["articles"] == 1 and sources["The Verge"]["language"] == "en"
