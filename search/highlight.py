@@ -56,10 +56,13 @@ class Highlighter:
         return _merge(spans)
 
     def _stem_spans(self, text: str, query_words: list[str]) -> list[Span]:
+        # Porter only rewrites endings, so a word can share a stem with a query word only if both
+        # start alike: that cheap test keeps the stemmer's work to a handful of candidate words.
+        heads = tuple({q.lower()[:2] for q in query_words})
         words = [
-            (m.start(), m.end(), m.group().lower())
+            (m.start(), m.end(), word)
             for m in WORD.finditer(text)
-            if not CJK_RUN.match(m.group())
+            if (word := m.group().lower()).startswith(heads) and not CJK_RUN.match(word)
         ]
         distinct = sorted({w for _, _, w in words})[:5000]
         if not distinct:
