@@ -297,3 +297,10 @@ def test_empty_month_says_so_in_every_text_format(empty) -> None:
 def test_unknown_format_is_refused(december) -> None:
     with pytest.raises(DigestError, match="unknown digest format 'docx'"):
         render(december, "docx")
+
+
+def test_running_month_says_it_is_partial(december_store, kb) -> None:
+    digest = build_digest(december_store, kb, "2024-02", "zh", today=TODAY, now=NOW)
+    markdown = render(digest, "md").decode("utf-8")
+    assert "> 本月尚未结束：数据覆盖 2024-02-01 至 2024-02-10。" in markdown
+    assert "本月尚未结束" in render(digest, "html").decode("utf-8")
