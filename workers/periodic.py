@@ -5,6 +5,7 @@ entry point its own stage offers.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -40,8 +41,8 @@ class CrawlFailed(RuntimeError):
     pass
 
 
-def crawl_source(settings: Settings, source_name: str) -> None:
-    """Crawl one source once, in a child `shellwatch crawl` process.
+def crawl_source(settings: Settings, source_name: str) -> dict:
+    """Crawl one source once, in a child `python -m crawlers.run` process; returns its statistics.
 
     A child process because Scrapy's Twisted reactor cannot be restarted inside a long-lived worker
     process; the child hands each new article to the workers as every crawl does.
@@ -56,7 +57,17 @@ def crawl_source(settings: Settings, source_name: str) -> None:
         registry.write_text(
             yaml.safe_dump({"sources": [to_dict(sources[source_name])]}, allow_unicode=True), encoding="utf-8"
         )
-        command = [sys.executable, "-m", "shellwatch", "crawl", "--sources", str(registry), "--once"]
+        stats_file = Path(directory) / "stats.json"
+        command = [
+            sys.executable,
+            "-m",
+            "crawlers.run",
+            "--sources",
+            str(registry),
+            "--once",
+            "--stats-json",
+            str(stats_file),
+        ]
         log.info(kv("crawl.started", source=source_name))
         result = subprocess.run(
             command,
@@ -65,11 +76,13 @@ def crawl_source(settings: Settings, source_name: str) -> None:
             text=True,
             timeout=settings.task_time_limit_seconds * 0.85,  # below the task's soft limit
         )
-    if result.returncode != 0:
-        raise CrawlFailed(
-            f"crawl of {source_name!r} exited with {result.returncode}: {result.stderr[-1500:]}"
-        )
-    log.info(kv("crawl.finished", source=source_name))
+        if result.returncode != 0:
+            raise CrawlFailed(
+                f"crawl of {source_name!r} exited with {result.returncode}: {result.stderr[-1500:]}"
+            )
+        stats = json.loads(stats_file.read_text(encoding="utf-8"))
+    log.info(kv("crawl.finished", source=source_name, new=stats.get("new"), fetched=stats.get("fetched")))
+    return stats
 
 
 def write_monthly_digests(context: ProcessContext, month: str | None = None) -> list[Path]:

@@ -85,3 +85,28 @@ def test_worker_needs_redis_and_known_queues(settings: Settings, monkeypatch: py
 def test_dead_letters_says_so_when_there_are_none(settings: Settings) -> None:
     result = CliRunner().invoke(cli, ["dead-letters"], catch_exceptions=False)
     assert result.exit_code == 0 and result.output.strip() == "no dead letters"
+
+
+DEMO = Path(__file__).resolve().parents[2] / "demo"
+
+
+@pytest.mark.slow
+def test_the_periodic_crawl_of_one_source_hands_its_articles_to_the_pipeline(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from search import open_store
+    from tests.support.servers import static_http_server
+    from workers.periodic import crawl_source
+
+    with static_http_server(DEMO / "newsroom") as base:
+        registry = tmp_path / "sources.yaml"
+        registry.write_text(
+            (DEMO / "sources.yaml").read_text(encoding="utf-8").replace("{base}", base), encoding="utf-8"
+        )
+        configured = settings.model_copy(update={"sources_file": registry, "task_time_limit_seconds": 120.0})
+        stats = crawl_source(configured, "syndicate")
+    assert stats["new"] > 0
+    with open_store(configured) as store:
+        sources = {article.article.source for article in store.iter_articles()}
+        assert store.count_articles() == stats["new"]
+    assert sources == {"syndicate"}  # only the source that was due
