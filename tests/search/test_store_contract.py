@@ -585,3 +585,46 @@ def test_bulk_upsert_reports_bad_documents_and_indexes_the_rest(store: Store) ->
     assert store.count_articles() == 2
     again = store.upsert_articles(good)
     assert (again.indexed, again.new, again.failures) == (2, 0, {})
+
+
+# API tokens and corrections (the web stage's records) ---------------------------------------------
+
+
+def test_api_tokens_upsert_and_list_oldest_first(store: Store) -> None:
+    from search.backends.admin import ApiToken, TokenScope
+
+    first = ApiToken(
+        id="tok1", name="ci", scope=TokenScope.READ, salt="s", digest="d", created_at=at("2023-11-01")
+    )
+    second = first.model_copy(
+        update={"id": "tok2", "scope": TokenScope.WRITE, "created_at": at("2023-11-02")}
+    )
+    store.save_api_token(second)
+    store.save_api_token(first)
+    assert store.get_api_token("tok1") == first and store.get_api_token("missing") is None
+    revoked = first.model_copy(update={"revoked_at": at("2023-12-01")})
+    store.save_api_token(revoked)
+    assert store.list_api_tokens() == [revoked, second]
+
+
+def test_corrections_per_article_in_the_order_made(store: Store) -> None:
+    from search.backends.admin import Correction
+
+    before = make_claim("yi-34b")
+    early = Correction(
+        id="c1",
+        article_id="a1",
+        claim_key="k",
+        stance=Stance.DENIAL,
+        before=before,
+        created_at=at("2023-11-01"),
+    )
+    late = early.model_copy(update={"id": "c2", "dismissed": True, "created_at": at("2023-11-03")})
+    other = early.model_copy(update={"id": "c3", "article_id": "a2", "created_at": at("2023-11-02")})
+    for correction in (late, other, early):
+        store.save_correction(correction)
+    assert [c.id for c in store.list_corrections()] == ["c1", "c3", "c2"]
+    assert [c.id for c in store.list_corrections("a1")] == ["c1", "c2"]
+    store.save_correction(early.model_copy(update={"note": "checked"}))
+    assert store.list_corrections("a1")[0].note == "checked"
+    assert store.list_corrections("nothing") == []
