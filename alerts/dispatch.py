@@ -59,7 +59,10 @@ def plan_alerts(
     subscriptions = store.match_subscriptions(analysed)
     language = analysed.article.language
     now = datetime.now(UTC)
-    planned: list[Alert] = []
+    # Alerts with a channel to push (webhook, e-mail) come first: each becomes a delivery task, and
+    # feed-only alerts (nothing to send) must not queue in front of them.
+    pushed: list[Alert] = []
+    pulled: list[Alert] = []
     for subscription in subscriptions:
         if subscription.paused:
             continue
@@ -85,8 +88,9 @@ def plan_alerts(
                 incident_id,
                 claim.stance,
             )
-            planned.append(alert)
-    return planned
+            has_push = any(channel.kind is not ChannelKind.FEED for channel in subscription.channels)
+            (pushed if has_push else pulled).append(alert)
+    return pushed + pulled
 
 
 def candidates(subscription: Subscription, assignment: Assignment) -> list[tuple[str | None, Claim]]:

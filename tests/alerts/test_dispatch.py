@@ -147,3 +147,14 @@ def test_unknown_model_alerts_unfiltered_subscriptions(store: SqliteStore, kb: K
     )
     assert [a.subscription_id for a in alerts] == [everything.id]
     assert store.list_alerts(baidu.id) == []
+
+
+def test_alerts_to_push_come_before_feed_only_alerts(store: SqliteStore, kb: KnowledgeBase) -> None:
+    feed_only = [make_subscription([FEED], name=f"feed {n}") for n in range(3)]
+    pushed = make_subscription([HOOK], name="hook", created_at=NOW)  # the newest: matched last
+    for subscription in (*feed_only, pushed):
+        store.save_subscription(subscription)
+    alerts = process(store, kb, make_article([make_claim()]))
+    assert [s.id for s in store.match_subscriptions(make_article([make_claim()]))][-1] == pushed.id
+    assert [a.subscription_id for a in alerts][0] == pushed.id
+    assert len(alerts) == 4
