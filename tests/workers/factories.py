@@ -46,13 +46,9 @@ TEMPLATES: list[tuple[Language, str, str, str]] = [
 ]
 
 
-# TEMPORARY while nlp's English pipeline hangs on these texts: only the Chinese templates.
-IN_USE = [t for t in TEMPLATES if t[0] is Language.ZH]
-
-
 def make_article(index: int, *, paragraphs: int = 1, fetched_at: datetime | None = None) -> Article:
     """Article `index`; `paragraphs` repeats the body to make analysis take longer."""
-    language, source, title, text = IN_USE[index % len(IN_USE)]
+    language, source, title, text = TEMPLATES[index % len(TEMPLATES)]
     url = f"https://{source}.example/articles/{index}.html"
     published = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=index)
     return Article(
