@@ -185,14 +185,11 @@ def entities(
     "/entities/unknown", tags=["entities"], summary="Names seen in analyses, not in the knowledge base"
 )
 def unknown_entities(
-    store: StoreDep,
-    kb: KbDep,
+    request: Request,
     _: Annotated[ApiToken | None, ReadAccess],
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    from web.knowledge import unknown_names
-
-    found = unknown_names(store.iter_articles(), kb, limit)
+    found = app_state(request).unknown_names(limit)
     return {"total": len(found), "names": [u.as_dict() for u in found]}
 
 

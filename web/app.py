@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from shellwatch.config import Settings
 log = logging.getLogger(__name__)
 
 WEB_ROOT = Path(__file__).resolve().parent
+UNKNOWN_NAMES_TTL = 60.0
 STATIC_DIR = WEB_ROOT / "static"
 
 CSP = (
@@ -51,6 +53,8 @@ class AppState:
         self._store: Store | None = None
         self._kb: Any = None
         self._lock = threading.Lock()
+        self._unknown: tuple[tuple[int, int], float, list[Any]] | None = None
+        self._kb_generation = 0  # bumped by reload_kb, part of the unknown-names cache key
 
     @property
     def store(self) -> Store:
@@ -74,9 +78,23 @@ class AppState:
         """After a knowledge-base edit: the next use reads the file again (the store's copy too)."""
         with self._lock:
             self._kb = None
+            self._kb_generation += 1
             if self._store is not None:
                 self._store.close()
                 self._store = None
+
+    def unknown_names(self, limit: int) -> list[Any]:
+        """Unknown names across the stored coverage. Finding them reads every article, so the
+        answer is kept for UNKNOWN_NAMES_TTL seconds unless articles are added or the KB changes."""
+        from web.knowledge import unknown_names
+
+        kb = self.kb
+        key = (self.store.count_articles(), self._kb_generation)
+        cached = self._unknown
+        if cached is None or cached[0] != key or time.monotonic() - cached[1] > UNKNOWN_NAMES_TTL:
+            cached = (key, time.monotonic(), unknown_names(self.store.iter_articles(), kb, limit=1000))
+            self._unknown = cached
+        return cached[2][:limit]
 
     def close(self) -> None:
         with self._lock:

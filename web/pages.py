@@ -342,13 +342,13 @@ async def correction_form(request: Request) -> Response:
 
 @router.get("/entities")
 def entities_page(request: Request, q: str = "", type: str = "") -> HTMLResponse:
-    from web.knowledge import matching_entities, unknown_names
+    from web.knowledge import matching_entities
 
     _require_read(request)
     state = app_state(request)
     entity_type = EntityType(type) if type in {t.value for t in EntityType} else None
     found = matching_entities(state.kb, q[:200], entity_type)
-    unknown = unknown_names(state.store.iter_articles(), state.kb, limit=50)
+    unknown = state.unknown_names(limit=50)
     return render(
         request,
         "entities.html",
