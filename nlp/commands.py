@@ -1,16 +1,71 @@
-"""`shellwatch analyze`."""
+"""`shellwatch analyze`: entities and provenance claims of one plain-text or HTML file."""
 
 from __future__ import annotations
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from shellwatch.cli_support import not_available_yet, pass_settings
+from nlp.knowledge_base import KnowledgeBaseError
+from shellwatch.cli_support import echo_json, pass_settings
+from shellwatch.config import Settings
+from shellwatch.domain import Analysis
 
 
 @click.command()
 @click.argument("source", default="-", type=click.File("rb"))
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
 @pass_settings
-def analyze(settings, source, as_json):
+def analyze(settings: Settings, source, as_json: bool) -> None:
     """Find entities and provenance claims in a plain-text or HTML file (- for stdin)."""
-    not_available_yet("analyze", "issue 4")
+    from nlp.pipeline import load_analyzer
+
+    try:
+        analyzer = load_analyzer(settings)
+    except KnowledgeBaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    analysis = analyzer.analyze(source.read())
+    if as_json:
+        echo_json(analysis)
+    else:
+        print_analysis(analysis)
+
+
+def print_analysis(analysis: Analysis) -> None:
+    """The analysis as readable tables."""
+    console = Console(soft_wrap=False)
+    verdict = "relevant" if analysis.relevant else "not relevant"
+    console.print(f"language: {analysis.language.value}   {verdict} (relevance {analysis.relevance:.2f})")
+    if analysis.event_dates:
+        console.print("event dates: " + ", ".join(analysis.event_dates))
+    for note in analysis.notes:
+        console.print(f"note: {note}")
+
+    entities = Table(title="Entities", show_lines=False)
+    for column in ("id", "name", "type", "surface", "linked"):
+        entities.add_column(column)
+    for entity in analysis.entities:
+        entities.add_row(
+            entity.id or "—",
+            entity.name,
+            entity.type.value,
+            ", ".join(entity.surface),
+            "yes" if entity.linked else "no",
+        )
+    console.print(entities if analysis.entities else "no entities found")
+
+    claims = Table(title="Claims", show_lines=True)
+    for column in ("subject", "type", "depth", "stance", "object", "speaker", "conf.", "evidence"):
+        claims.add_column(column, overflow="fold")
+    for claim in analysis.claims:
+        claims.add_row(
+            claim.subject_name + ("" if claim.subject else " (unlinked)"),
+            claim.type.value,
+            str(claim.depth) if claim.depth is not None else "—",
+            claim.stance.value,
+            claim.object_name or "—",
+            claim.speaker or "—",
+            f"{claim.confidence:.2f}",
+            claim.evidence,
+        )
+    console.print(claims if analysis.claims else "no claims found")

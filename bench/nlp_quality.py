@@ -1,0 +1,253 @@
+"""Quality of the NLP stage on the labelled sets: per-class precision, recall and F1.
+
+    .venv/bin/python bench/nlp_quality.py                 # dev and heldout tables (Markdown)
+    .venv/bin/python bench/nlp_quality.py --split dev --errors   # what dev gets wrong (for tuning)
+
+Reads tests/data/nlp/{dev,heldout}.jsonl (format in tests/data/nlp/README.md). Scoring follows the
+README: a predicted claim matches a gold claim of the same example on (subject, type, stance),
+the subject being the entity id, or, when the gold subject is not in the knowledge base, the
+folded name (one name containing the other counts, "星河-34B" vs "星河-34B模型"). Claim *type*
+is scored on (subject, type) matches, *stance* on (subject, type, stance) matches, per class;
+entities per entity type on the id sets of each example; relevance on `relevant`. The held-apart
+split is reported, never tuned on (`--errors` refuses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nlp.knowledge_base import load_knowledge_base, name_key  # noqa: E402
+from nlp.pipeline import Analyzer  # noqa: E402
+from shellwatch.domain import Analysis, ClaimType, EntityType, Stance  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "nlp"
+SPLITS = ("dev", "heldout")
+
+
+@dataclass
+class Counts:
+    tp: Counter = field(default_factory=Counter)
+    fp: Counter = field(default_factory=Counter)
+    fn: Counter = field(default_factory=Counter)
+
+    def add(self, cls: str, tp: int = 0, fp: int = 0, fn: int = 0) -> None:
+        self.tp[cls] += tp
+        self.fp[cls] += fp
+        self.fn[cls] += fn
+
+    def prf(self, cls: str) -> tuple[float, float, float, int]:
+        tp, fp, fn = self.tp[cls], self.fp[cls], self.fn[cls]
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return p, r, f, tp + fn
+
+    def macro_f1(self, classes: list[str]) -> float:
+        present = [c for c in classes if self.tp[c] + self.fn[c] > 0]
+        return sum(self.prf(c)[2] for c in present) / len(present) if present else 0.0
+
+    def micro(self) -> tuple[float, float, float]:
+        tp, fp, fn = sum(self.tp.values()), sum(self.fp.values()), sum(self.fn.values())
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def load_split(name: str) -> list[dict]:
+    with (DATA / f"{name}.jsonl").open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def subject_matches(gold: dict, predicted_subject: str | None, predicted_name: str) -> bool:
+    if gold["subject"] is not None:
+        return predicted_subject == gold["subject"]
+    if predicted_subject is not None:
+        return False
+    a, b = name_key(gold["subject_name"]), name_key(predicted_name)
+    return bool(a and b) and (a in b or b in a)
+
+
+def align(
+    gold: list[dict], predicted: list, *, with_stance: bool
+) -> tuple[list[tuple[dict, object]], list[dict], list]:
+    """Greedy one-to-one matching of gold and predicted claims."""
+    unmatched = list(predicted)
+    pairs, missed = [], []
+    for claim in gold:
+        for candidate in unmatched:
+            if (
+                candidate.type.value == claim["type"]
+                and (not with_stance or candidate.stance.value == claim["stance"])
+                and subject_matches(claim, candidate.subject, candidate.subject_name)
+            ):
+                pairs.append((claim, candidate))
+                unmatched.remove(candidate)
+                break
+        else:
+            missed.append(claim)
+    return pairs, missed, unmatched
+
+
+@dataclass
+class Scores:
+    entities: Counts = field(default_factory=Counts)
+    types: Counts = field(default_factory=Counts)
+    stances: Counts = field(default_factory=Counts)
+    relevance: Counts = field(default_factory=Counts)
+    type_only: Counts = field(default_factory=Counts)  # ignoring the subject: where errors come from
+    objects: list[int] = field(default_factory=lambda: [0, 0])
+    examples: int = 0
+    seconds: float = 0.0
+
+
+def score(
+    examples: list[dict], analyses: list[Analysis], kb_types: dict[str, str], errors: list[str] | None
+) -> Scores:
+    scores = Scores(examples=len(examples))
+    for example, analysis in zip(examples, analyses, strict=True):
+        gold_ids = set(example["entities"])
+        predicted_ids = {e.id for e in analysis.entities if e.linked}
+        for entity_id in gold_ids | predicted_ids:
+            cls = kb_types.get(entity_id, "?")
+            scores.entities.add(
+                cls,
+                tp=int(entity_id in gold_ids and entity_id in predicted_ids),
+                fp=int(entity_id not in gold_ids),
+                fn=int(entity_id not in predicted_ids),
+            )
+        gold_rel = "relevant" if example["relevant"] else "irrelevant"
+        pred_rel = "relevant" if analysis.relevant else "irrelevant"
+        scores.relevance.add(gold_rel, tp=int(gold_rel == pred_rel), fn=int(gold_rel != pred_rel))
+        if gold_rel != pred_rel:
+            scores.relevance.add(pred_rel, fp=1)
+
+        gold = example["claims"]
+        pairs, missed, extra = align(gold, analysis.claims, with_stance=False)
+        for claim, _ in pairs:
+            scores.types.add(claim["type"], tp=1)
+        for claim in missed:
+            scores.types.add(claim["type"], fn=1)
+        for claim in extra:
+            scores.types.add(claim.type.value, fp=1)
+        for claim, predicted in pairs:
+            if claim["object"] is not None:
+                scores.objects[1] += 1
+                scores.objects[0] += int(predicted.object == claim["object"])
+        spairs, smissed, sextra = align(gold, analysis.claims, with_stance=True)
+        for claim, _ in spairs:
+            scores.stances.add(claim["stance"], tp=1)
+        for claim in smissed:
+            scores.stances.add(claim["stance"], fn=1)
+        for claim in sextra:
+            scores.stances.add(claim.stance.value, fp=1)
+        gold_types = Counter(c["type"] for c in gold)
+        pred_types = Counter(c.type.value for c in analysis.claims)
+        for cls in set(gold_types) | set(pred_types):
+            tp = min(gold_types[cls], pred_types[cls])
+            scores.type_only.add(cls, tp=tp, fp=pred_types[cls] - tp, fn=gold_types[cls] - tp)
+        if errors is not None and (smissed or sextra or gold_ids != predicted_ids or gold_rel != pred_rel):
+            errors.append(_error_report(example, analysis, smissed, sextra, gold_ids, predicted_ids))
+    return scores
+
+
+def _error_report(example, analysis, missed, extra, gold_ids, predicted_ids) -> str:
+    lines = [
+        f"## {example['id']} ({example['script']}) relevant={example['relevant']} predicted={analysis.relevance}",
+        example["text"],
+    ]
+    if gold_ids != predicted_ids:
+        lines.append(
+            f"  entities missing={sorted(gold_ids - predicted_ids)} extra={sorted(predicted_ids - gold_ids)}"
+        )
+    for claim in missed:
+        lines.append(
+            f"  MISSED {claim['subject'] or claim['subject_name']} {claim['type']} {claim['stance']} obj={claim['object']} spk={claim['speaker']}"
+        )
+    for claim in extra:
+        lines.append(
+            f"  EXTRA  {claim.subject or claim.subject_name} {claim.type.value} {claim.stance.value} obj={claim.object} spk={claim.speaker} | {claim.evidence[:80]}"
+        )
+    return "\n".join(lines)
+
+
+def table(title: str, counts: Counts, classes: list[str]) -> str:
+    rows = [f"| {title} | P | R | F1 | support |", "|---|---|---|---|---|"]
+    for cls in classes:
+        p, r, f, support = counts.prf(cls)
+        if support or counts.fp[cls]:
+            rows.append(f"| {cls} | {p:.2f} | {r:.2f} | {f:.2f} | {support} |")
+    present = [c for c in classes if counts.prf(c)[3]]
+    rows.append(f"| **macro** | | | **{counts.macro_f1(present):.2f}** | |")
+    mp, mr, mf = counts.micro()
+    rows.append(f"| micro | {mp:.2f} | {mr:.2f} | {mf:.2f} | |")
+    return "\n".join(rows)
+
+
+def run(analyzer: Analyzer, split: str, errors: list[str] | None, kb_types: dict[str, str]) -> Scores:
+    examples = load_split(split)
+    started = time.perf_counter()
+    analyses = list(analyzer.analyze_many((e["text"], None, e["language"], None) for e in examples))
+    elapsed = time.perf_counter() - started
+    scores = score(examples, analyses, kb_types, errors)
+    scores.seconds = elapsed
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", choices=SPLITS, action="append")
+    parser.add_argument("--errors", action="store_true", help="print the dev examples with mistakes")
+    parser.add_argument("--json", action="store_true", help="print the headline numbers as JSON")
+    args = parser.parse_args(argv)
+    splits = args.split or list(SPLITS)
+    if args.errors and "heldout" in splits:
+        parser.error("--errors is for the dev split only: the held-apart split is never tuned on")
+    kb = load_knowledge_base(ROOT / "nlp" / "data" / "knowledge_base.yaml")
+    kb_types = {e.id: e.type.value for e in kb}
+    analyzer = Analyzer(kb)
+    type_classes = [t.value for t in ClaimType]
+    stance_classes = [s.value for s in Stance]
+    summary = {}
+    for split in splits:
+        errors: list[str] | None = [] if args.errors else None
+        scores = run(analyzer, split, errors, kb_types)
+        type_f1 = scores.types.macro_f1(type_classes)
+        stance_f1 = scores.stances.macro_f1(stance_classes)
+        summary[split] = {
+            "claim_type_macro_f1": round(type_f1, 3),
+            "stance_macro_f1": round(stance_f1, 3),
+            "type_stance_macro_f1": round((type_f1 + stance_f1) / 2, 3),
+            "entity_micro_f1": round(scores.entities.micro()[2], 3),
+            "relevance_macro_f1": round(scores.relevance.macro_f1(["relevant", "irrelevant"]), 3),
+            "object_accuracy": round(scores.objects[0] / scores.objects[1], 3) if scores.objects[1] else None,
+        }
+        if args.json:
+            continue
+        print(f"\n### {split}: {scores.examples} examples, {scores.seconds:.2f} s\n")
+        print(table("entity type", scores.entities, [t.value for t in EntityType]) + "\n")
+        print(table("claim type (subject+type)", scores.types, type_classes) + "\n")
+        print(table("stance (subject+type+stance)", scores.stances, stance_classes) + "\n")
+        print(table("relevance", scores.relevance, ["relevant", "irrelevant"]) + "\n")
+        print(table("claim type, subject ignored", scores.type_only, type_classes) + "\n")
+        print(
+            f"claim type + stance macro F1: **{summary[split]['type_stance_macro_f1']:.2f}**; "
+            f"object correct on matched claims: {summary[split]['object_accuracy']}"
+        )
+        if errors:
+            print("\n" + "\n\n".join(errors))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,658 @@
+"""Claim extraction: provenance claims (type, subject, object, stance, speaker) from sentences.
+
+Rules over cue lexicons (nlp/data/lexicons/claims.yaml). A sentence is examined only when a
+claim-type cue occurs in it (one pass of a combined pattern over the article selects them); in a
+selected sentence the extractor
+
+1. finds the type cues; a *weak* cue ("based on", 基于) counts only with a named model or vendor
+   next to it, a *generic* one (套壳, "wrapper") becomes `api_wrapper` when that object is an API
+   vendor's model and `llama_based` otherwise;
+2. drops history and explainers ("inspired by PaLM", 基于Transformer) that carry no allegation or
+   response cue;
+3. picks the object (the model named at the cue), the subject (a model or organisation of the
+   sentence that is not the object; else the speaker's organisation; else the subject carried
+   over from an earlier sentence) and the speaker (`X表示`, "X said", "according to X");
+4. decides the stance: a negated cue or a denial cue from the accused party is a denial; an
+   admission cue an admission; the party's own provenance statement a self-claim; a third party's
+   statement an allegation; a sentence without any party an analysis.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from nlp.knowledge_base import KnowledgeBase
+from nlp.matching import Mention, trie_regex
+from shellwatch.domain import Claim, ClaimType, EntityType, Language, Stance
+
+LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicons" / "claims.yaml"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+SPEAKER_TRIM = re.compile(
+    r"^(?:[\s，,：:“”\"'「」『』（）()]|但|而|对此|同时|此外|随后|然而|不过|并且|其中|今天|昨天|日前|近日|此前|and|but|however|meanwhile|then|also|the\s)+"
+)
+CLAUSE_BREAKS = frozenset('，,。：:；;“”"「」『』（）()!?！？\n—')
+
+
+def _clause_start(sentence: str, end: int) -> int:
+    start = end
+    while start > 0 and sentence[start - 1] not in CLAUSE_BREAKS and end - start < 40:
+        start -= 1
+    return start
+
+
+def _clause_end(sentence: str, start: int) -> int:
+    end = start
+    while end < len(sentence) and sentence[end] not in CLAUSE_BREAKS:
+        end += 1
+    return end
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    type: ClaimType
+    start: int
+    end: int
+    strength: str  # "strong", "generic" or "weak"
+
+
+@dataclass
+class FoundClaim:
+    """A claim as found in one sentence, before merging per subject."""
+
+    claim: Claim
+    sentence: int
+    carried_subject: bool = False
+
+
+class CueSet:
+    """Labelled cue patterns, searched fast: a trie of their literal anchors runs first, and only
+    the patterns whose anchor occurs are tried (a cue without a literal part is always tried)."""
+
+    def __init__(self, labelled: list[tuple[object, str]], *, source: str = "lexicon") -> None:
+        self._patterns: list[tuple[object, re.Pattern[str]]] = []
+        by_anchor: dict[str, set[int]] = {}
+        self._always: list[int] = []
+        for index, (label, pattern) in enumerate(labelled):
+            try:
+                self._patterns.append((label, re.compile(pattern)))
+            except re.error as exc:
+                raise ValueError(f"{source}: bad pattern {pattern!r} ({label}): {exc}") from None
+            anchors = literal_anchors(pattern)
+            if anchors:
+                for anchor in anchors:
+                    by_anchor.setdefault(anchor, set()).add(index)
+            else:
+                self._always.append(index)
+        # The trie finds the longest anchor at a place; shorter anchors inside it count too.
+        self._by_word = {
+            word: sorted({i for anchor, indexes in by_anchor.items() if anchor in word for i in indexes})
+            for word in by_anchor
+        }
+        self._trie = re.compile(trie_regex(sorted(by_anchor))) if by_anchor else None
+
+    def anchor_positions(self, text: str) -> list[int]:
+        """Where a cue may start or sit (a superset of the real matches)."""
+        positions = [m.start() for m in self._trie.finditer(text)] if self._trie else []
+        for index in self._always:
+            positions.extend(m.start() for m in self._patterns[index][1].finditer(text))
+        return sorted(positions)
+
+    def _candidates(self, text: str) -> list[int]:
+        indexes = set(self._always)
+        if self._trie is not None:
+            for match in self._trie.finditer(text):
+                indexes.update(self._by_word[match.group()])
+        return sorted(indexes)
+
+    def finditer(self, text: str) -> list[tuple[object, re.Match[str]]]:
+        found = []
+        for index in self._candidates(text):
+            label, pattern = self._patterns[index]
+            found.extend((label, match) for match in pattern.finditer(text))
+        return found
+
+    def search(self, text: str) -> re.Match[str] | None:
+        for index in self._candidates(text):
+            match = self._patterns[index][1].search(text)
+            if match:
+                return match
+        return None
+
+    def labels(self, text: str) -> dict[object, re.Match[str]]:
+        """The first match of each label found in `text`."""
+        found: dict[object, re.Match[str]] = {}
+        for label, match in self.finditer(text):
+            found.setdefault(label, match)
+        return found
+
+
+@dataclass
+class ClaimLexicon:
+    priority: list[ClaimType]
+    type_cues: CueSet  # labels: (ClaimType, strength)
+    stances: CueSet  # labels: Stance
+    negation: CueSet
+    negation_window: dict[Language, int]
+    history: CueSet
+    speaker_verbs: re.Pattern[str]
+    speaker_after: re.Pattern[str]
+    speaker_location: re.Pattern[str]
+    anaphora: re.Pattern[str]
+    self_speakers: CueSet
+    third_parties: CueSet
+    analysis: CueSet
+    api_sources: frozenset[str]
+    open_sources: frozenset[str]
+    object_window: dict[Language, tuple[int, int]] = field(default_factory=dict)
+
+
+def _union(patterns: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else re.compile(r"(?!x)x")
+
+
+def _cues(patterns: list[str], label: object, source: str) -> CueSet:
+    return CueSet([(label, p) for p in patterns], source=source)
+
+
+@lru_cache(maxsize=4)
+def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
+    """Compile the cue lexicon file; a bad pattern fails here with its text in the message."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    source = str(path)
+    typed: list[tuple[object, str]] = []
+    for type_name, groups in data["claim_types"].items():
+        for strength in ("strong", "generic", "weak"):
+            typed.extend(((ClaimType(type_name), strength), p) for p in groups.get(strength) or [])
+    negation = data["negation"]
+    objects = data["objects"]
+    return ClaimLexicon(
+        priority=[ClaimType(t) for t in data["priority"]],
+        type_cues=CueSet(typed, source=source),
+        stances=CueSet(
+            [(Stance(name), p) for name, ps in data["stances"].items() for p in ps], source=source
+        ),
+        negation=_cues(negation["patterns"], "negation", source),
+        negation_window={Language.ZH: negation["window_zh"], Language.EN: negation["window_en"]},
+        history=_cues(data["history"], "history", source),
+        speaker_verbs=re.compile(
+            "|".join(
+                [f"(?<!被)(?<!遭)(?:{trie_regex(data['speaker_verbs_zh'])})"]
+                + [rf"\b(?:{trie_regex(data['speaker_verbs_en'])})\b"]
+            )
+        ),
+        speaker_after=re.compile("|".join(re.escape(w) for w in data["speaker_after"])),
+        speaker_location=re.compile(data["speaker_location_zh"]),
+        anaphora=_union(data["anaphora"]),
+        self_speakers=_cues(data["self_speakers"], "self", source),
+        third_parties=_cues(data["third_parties"], "third", source),
+        analysis=_cues(data["analysis"], "analysis", source),
+        api_sources=frozenset(objects["api_sources"]),
+        open_sources=frozenset(objects["open_sources"]),
+        object_window={
+            Language.ZH: (objects["window_zh_before"], objects["window_zh_after"]),
+            Language.EN: (objects["window_en_before"], objects["window_en_after"]),
+        },
+    )
+
+
+def literal_anchors(pattern: str) -> set[str] | None:
+    """Literal strings one of which every match of `pattern` contains (None when there are none)."""
+    try:
+        from re import _constants, _parser
+    except ImportError:  # pragma: no cover - a Python without the private parser: no anchors
+        return None
+    try:
+        parsed = _parser.parse(pattern)
+    except re.error:
+        return None
+    return _anchors(list(parsed), _constants)
+
+
+def _anchors(items: list, c) -> set[str] | None:  # noqa: ANN001 - re's private parse tree
+    candidates: list[set[str]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            candidates.append({"".join(run)})
+        run.clear()
+
+    for op, av in items:
+        if op is c.LITERAL:
+            run.append(chr(av))
+            continue
+        flush()
+        found = None
+        if op is c.SUBPATTERN:
+            found = _anchors(list(av[-1]), c)
+        elif op is c.BRANCH:
+            alternatives = [_anchors(list(alt), c) for alt in av[1]]
+            if all(alternatives):
+                found = set().union(*alternatives)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+            found = _anchors(list(av[2]), c)
+        if found:
+            candidates.append(found)
+    flush()
+    if not candidates:
+        return None
+    return max(candidates, key=lambda words: (min(len(w) for w in words), -len(words)))
+
+
+class ClaimExtractor:
+    """Claims of one document from its sentences and entity mentions."""
+
+    def __init__(self, kb: KnowledgeBase, lexicon: ClaimLexicon | None = None) -> None:
+        self.kb = kb
+        self.lex = lexicon or load_claim_lexicon()
+
+    def candidate_sentences(self, folded: str, sentences: list[tuple[int, int]]) -> list[int]:
+        """Indexes of the sentences with at least one claim-type cue (one scan of the text)."""
+        starts = [s for s, _ in sentences]
+        chosen: set[int] = set()
+        for position in self.lex.type_cues.anchor_positions(folded):
+            index = bisect.bisect_right(starts, position) - 1
+            if index >= 0 and position < sentences[index][1]:
+                chosen.add(index)
+        return sorted(chosen)
+
+    def extract(
+        self,
+        text: str,
+        folded: str,
+        sentences: list[tuple[int, int]],
+        mentions: list[Mention],
+        language: Language,
+    ) -> list[FoundClaim]:
+        found: list[FoundClaim] = []
+        mention_starts = [m.start for m in mentions]
+        candidates = set(self.candidate_sentences(folded, sentences))
+        last_subject: Mention | None = None
+        last_subject_sentence = -10
+        for index, (start, end) in enumerate(sentences):
+            lo = bisect.bisect_left(mention_starts, start)
+            hi = bisect.bisect_left(mention_starts, end)
+            in_sentence = mentions[lo:hi]
+            if index in candidates:
+                carried = last_subject if index - last_subject_sentence <= 3 else None
+                claims = self._sentence_claims(text, folded, start, end, in_sentence, carried, language)
+                for claim in claims:
+                    claim.sentence = index
+                found.extend(claims)
+                subjects = [c for c in claims if not c.carried_subject and c.claim.subject is not None]
+                if subjects:
+                    subject_mentions = [m for m in in_sentence if m.entity_id == subjects[0].claim.subject]
+                    if subject_mentions:
+                        last_subject, last_subject_sentence = subject_mentions[0], index
+                        continue
+            topical = [m for m in in_sentence if m.type is not EntityType.PERSON and not self._is_source(m)]
+            if topical:
+                last_subject, last_subject_sentence = topical[0], index
+        return found
+
+    # -- one sentence ---------------------------------------------------------------------------
+
+    def _sentence_claims(
+        self,
+        text: str,
+        folded: str,
+        start: int,
+        end: int,
+        mentions: list[Mention],
+        carried: Mention | None,
+        language: Language,
+    ) -> list[FoundClaim]:
+        sentence = folded[start:end]
+        lang = Language.ZH if CJK.search(sentence) else Language.EN
+        hits = self._type_hits(sentence)
+        if not hits:
+            return []
+        found_stances = self.lex.stances.labels(sentence)
+        stance_cues = {stance: found_stances.get(stance) for stance in Stance}
+        reported = any(stance_cues[s] for s in (Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION))
+        if self.lex.history.search(sentence) and not reported:
+            return []
+        local = [
+            Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
+        ]
+        speaker, speaker_span = self._speaker(sentence, text[start:end], local)
+        claims: dict[ClaimType, tuple[Hit, Mention | None]] = {}
+        decisive = {h.type for h in hits if h.strength != "weak"}
+        for hit in hits:
+            # A weak cue ("api", 基于) only counts where no stronger cue of another type speaks.
+            if hit.strength == "weak" and decisive - {hit.type}:
+                continue
+            target = (
+                None if hit.type is ClaimType.SELF_DEVELOPED else self._object_for(hit, sentence, local, lang)
+            )
+            claim_type = hit.type
+            if hit.strength == "weak" and target is None:
+                continue
+            if hit.strength == "generic" and target is not None and self._is_api_source(target):
+                claim_type = ClaimType.API_WRAPPER
+            if claim_type not in claims or (claims[claim_type][1] is None and target is not None):
+                claims[claim_type] = (hit, target)
+        if not claims:
+            return []
+        specific = [t for t in claims if t not in (ClaimType.SELF_DEVELOPED,)]
+        generic_only = {t for t, (h, _) in claims.items() if h.strength == "generic"}
+        # 套壳 / "wrapper" next to a more specific cue is that specific claim, not a second one.
+        if len(specific) > 1:
+            for claim_type in list(claims):
+                hit, _ = claims[claim_type]
+                if claim_type in generic_only and any(t != claim_type and t in specific for t in claims):
+                    del claims[claim_type]
+        if ClaimType.SELF_DEVELOPED in claims and len(claims) > 1:
+            del claims[ClaimType.SELF_DEVELOPED]
+        results = []
+        for claim_type, (hit, target) in sorted(claims.items(), key=lambda item: item[1][0].start):
+            results.extend(
+                self._build_claim(
+                    claim_type,
+                    hit,
+                    target,
+                    sentence,
+                    text[start:end],
+                    local,
+                    carried,
+                    speaker,
+                    speaker_span,
+                    stance_cues,
+                    lang,
+                )
+            )
+        return results
+
+    def _type_hits(self, sentence: str) -> list[Hit]:
+        hits = [
+            Hit(label[0], match.start(), match.end(), label[1])
+            for label, match in self.lex.type_cues.finditer(sentence)
+            if match.end() > match.start()
+        ]
+        # Strong hits first, then generic, then weak; within a strength the priority order stands.
+        order = {"strong": 0, "generic": 1, "weak": 2}
+        hits.sort(key=lambda h: (order[h.strength], self.lex.priority.index(h.type), h.start))
+        # A weak cue inside a stronger cue of another type is part of that cue ("调用" in "直接调用接口").
+        kept: list[Hit] = []
+        for hit in hits:
+            if hit.strength == "weak" and any(k.start <= hit.start and hit.end <= k.end for k in kept):
+                continue
+            kept.append(hit)
+        return kept
+
+    def _object_for(self, hit: Hit, sentence: str, mentions: list[Mention], lang: Language) -> Mention | None:
+        before, after = self.lex.object_window[lang]
+        inside_or_after = [
+            m
+            for m in mentions
+            if m.type is not EntityType.PERSON and m.start >= hit.start - 1 and m.start <= hit.end + after
+        ]
+        if inside_or_after:
+            # A known source (Llama, GPT-4, OpenAI) named at the cue is the object before anything else.
+            return min(
+                inside_or_after,
+                key=lambda m: (not self._is_source(m), m.start < hit.start, abs(m.start - hit.end)),
+            )
+        preceding = [
+            m
+            for m in mentions
+            if m.type is not EntityType.PERSON
+            and hit.start - before <= m.end <= hit.start
+            and self._is_source(m)
+        ]
+        return preceding[-1] if preceding else None
+
+    def _is_source(self, mention: Mention) -> bool:
+        return self._is_api_source(mention) or self._in(mention, self.lex.open_sources)
+
+    def _is_api_source(self, mention: Mention) -> bool:
+        return self._in(mention, self.lex.api_sources)
+
+    def _in(self, mention: Mention, ids: frozenset[str]) -> bool:
+        if mention.entity_id is None:
+            return False
+        if mention.entity_id in ids:
+            return True
+        developer = self.kb.developer_of(mention.entity_id)
+        return developer is not None and developer.id in ids and mention.type is EntityType.MODEL
+
+    def _speaker(
+        self, sentence: str, original: str, mentions: list[Mention]
+    ) -> tuple[str | None, tuple[int, int] | None]:
+        """Who states the sentence: the phrase before a speech verb, or after "according to"."""
+        span = None
+        after = self.lex.speaker_after.search(sentence)
+        if after:
+            s = after.end()
+            e = _clause_end(sentence, s)
+            span = (s, min(e, s + 60))
+        else:
+            for verb in self.lex.speaker_verbs.finditer(sentence):
+                e = verb.start()
+                s = _clause_start(sentence, e)
+                if e - s >= 2:
+                    location = self.lex.speaker_location.search(sentence, s, e)
+                    if location and location.start() - s >= 2:
+                        e = location.start()
+                    span = (s, e)
+                    break
+        if span is None:
+            return None, None
+        s, e = span
+        trimmed = SPEAKER_TRIM.match(sentence, s)
+        if trimmed and trimmed.end() < e:
+            s = trimmed.end()
+        while e > s and sentence[e - 1] in " ,，、":
+            e -= 1
+        if e - s < 1 or e - s > 60:
+            return None, None
+        inside = [m for m in mentions if m.start >= s and m.end <= e]
+        if inside:
+            people = [m for m in inside if m.type is EntityType.PERSON]
+            return (people or inside)[0].name, (s, e)
+        if self.lex.anaphora.fullmatch(sentence[s:e].strip()):
+            return None, (s, e)
+        return original[s:e].strip(), (s, e)
+
+    def _build_claim(
+        self,
+        claim_type: ClaimType,
+        hit: Hit,
+        target: Mention | None,
+        sentence: str,
+        original: str,
+        mentions: list[Mention],
+        carried: Mention | None,
+        speaker: str | None,
+        speaker_span: tuple[int, int] | None,
+        stance_cues: dict[Stance, re.Match[str] | None],
+        lang: Language,
+    ) -> list[FoundClaim]:
+        speaker_mentions = [
+            m for m in mentions if speaker_span and m.start >= speaker_span[0] and m.end <= speaker_span[1]
+        ]
+        subject, carried_subject = self._subject(hit, target, mentions, speaker_mentions, carried)
+        subject_name = None if subject is None else subject.name
+        if (
+            target is not None
+            and subject is not None
+            and target.entity_id == subject.entity_id
+            and target.name == subject.name
+        ):
+            target = None
+        negated = self._negated(sentence, hit, lang)
+        self_speaker = self._is_self_speaker(sentence, speaker_span, speaker_mentions, subject)
+        stance, explicit = self._stance(claim_type, negated, stance_cues, self_speaker, subject, sentence)
+        if subject is None:
+            if stance is not Stance.ANALYSIS:
+                return []
+            subject_name = "—"
+        confidence = 0.5
+        confidence += {"strong": 0.2, "generic": 0.15, "weak": 0.05}[hit.strength]
+        confidence += 0.1 if target is not None else 0.0
+        confidence += 0.1 if explicit else 0.0
+        confidence -= 0.15 if carried_subject else 0.0
+        confidence -= 0.1 if subject is not None and subject.entity_id is None else 0.0
+        claim = Claim(
+            subject=subject.entity_id if subject is not None else None,
+            subject_name=subject_name or "—",
+            object=target.entity_id if target is not None else None,
+            object_name=target.name if target is not None else None,
+            type=claim_type,
+            depth=claim_type.depth,
+            stance=stance,
+            speaker=speaker,
+            evidence=original.strip(),
+            confidence=round(min(0.98, max(0.05, confidence)), 2),
+        )
+        return [FoundClaim(claim=claim, sentence=-1, carried_subject=carried_subject)]
+
+    def _subject(
+        self,
+        hit: Hit,
+        target: Mention | None,
+        mentions: list[Mention],
+        speaker_mentions: list[Mention],
+        carried: Mention | None,
+    ) -> tuple[Mention | None, bool]:
+        def same(a: Mention, b: Mention | None) -> bool:
+            return b is not None and a.start == b.start
+
+        options = [
+            m
+            for m in mentions
+            if m.type is not EntityType.PERSON
+            and not same(m, target)
+            and not any(same(m, s) for s in speaker_mentions)
+        ]
+        if options:
+            # The subject is named before the cue; a source (Llama, GPT-4, OpenAI) only when nothing
+            # else is named.
+            before = [m for m in options if m.start < hit.start] or options
+            own = [m for m in before if not self._is_source(m)]
+            chosen = own[-1] if own else before[-1]
+            pool = options
+            # "零一万物的Yi-34B" / "01.AI's Yi-34B": the model is the more precise subject.
+            if chosen.type is EntityType.ORG:
+                models = [
+                    m
+                    for m in pool
+                    if m.type is EntityType.MODEL and self.kb.same_party(m.entity_id, chosen.entity_id)
+                ]
+                if models:
+                    chosen = models[0]
+            return chosen, False
+        parties = [m for m in speaker_mentions if m.type is not EntityType.PERSON]
+        if parties:
+            return parties[0], False
+        people = [m for m in speaker_mentions if m.type is EntityType.PERSON and m.entity_id]
+        if people:
+            organisation = self.kb.developer_of(people[0].entity_id)
+            if (
+                organisation is not None
+                and carried is not None
+                and self.kb.same_party(carried.entity_id, organisation.id)
+            ):
+                return carried, True
+            if organisation is not None:
+                return Mention(
+                    people[0].start,
+                    people[0].end,
+                    people[0].surface,
+                    organisation.id,
+                    organisation.type,
+                    organisation.name,
+                ), False
+        if (
+            carried is not None
+            and not same(carried, target)
+            and (target is None or carried.entity_id != target.entity_id)
+        ):
+            return carried, True
+        return None, False
+
+    def _negated(self, sentence: str, hit: Hit, lang: Language) -> bool:
+        window = self.lex.negation_window[lang]
+        before = sentence[max(0, hit.start - window) : hit.start]
+        # A clause break between negation and cue ends its scope: "不仅…，还套壳" is no negation.
+        for separator in "，,;；：:":
+            if separator in before:
+                before = before.rsplit(separator, 1)[1]
+        return bool(self.lex.negation.search(before))
+
+    def _is_self_speaker(
+        self,
+        sentence: str,
+        speaker_span: tuple[int, int] | None,
+        speaker_mentions: list[Mention],
+        subject: Mention | None,
+    ) -> bool:
+        if speaker_mentions and subject is not None:
+            return any(
+                self.kb.same_party(m.entity_id, subject.entity_id) or m.start == subject.start
+                for m in speaker_mentions
+            )
+        if speaker_span is not None:
+            words = sentence[speaker_span[0] : speaker_span[1]]
+            if self.lex.third_parties.search(words):
+                return False
+            if self.lex.self_speakers.search(words) or self.lex.anaphora.fullmatch(words.strip()):
+                return True
+        return False
+
+    def _stance(
+        self,
+        claim_type: ClaimType,
+        negated: bool,
+        cues: dict[Stance, re.Match[str] | None],
+        self_speaker: bool,
+        subject: Mention | None,
+        sentence: str,
+    ) -> tuple[Stance, bool]:
+        third_party = bool(self.lex.third_parties.search(sentence)) and not self_speaker
+        if cues[Stance.DENIAL] and not third_party:
+            return Stance.DENIAL, True
+        if cues[Stance.ADMISSION] and not negated:
+            return Stance.ADMISSION, True
+        if negated:
+            if claim_type is ClaimType.SELF_DEVELOPED:
+                return (Stance.ALLEGATION, True) if not self_speaker else (Stance.ADMISSION, True)
+            if cues[Stance.ALLEGATION] and not self_speaker:
+                return Stance.ALLEGATION, True
+            return Stance.DENIAL, True
+        if claim_type is ClaimType.SELF_DEVELOPED:
+            if cues[Stance.ALLEGATION] and third_party:
+                return Stance.ALLEGATION, True
+            return Stance.SELF_CLAIM, bool(cues[Stance.SELF_CLAIM]) or self_speaker
+        if self_speaker and cues[Stance.SELF_CLAIM]:
+            return Stance.SELF_CLAIM, True
+        if cues[Stance.ALLEGATION] or third_party:
+            return Stance.ALLEGATION, True
+        if subject is None or self.lex.analysis.search(sentence):
+            return Stance.ANALYSIS, False
+        if self_speaker:
+            return Stance.SELF_CLAIM, False
+        return Stance.ALLEGATION, False
+
+
+def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:
+    """One claim per (subject, type, object, stance): the most confident evidence, confidence
+    raised a little by each repetition (several sentences saying it is stronger than one)."""
+    merged: dict[tuple, Claim] = {}
+    for item in found:
+        claim = item.claim
+        key = (claim.subject or claim.subject_name.lower(), claim.type, claim.object, claim.stance)
+        existing = merged.get(key)
+        if existing is None:
+            merged[key] = claim
+            continue
+        combined = 1 - (1 - existing.confidence) * (1 - claim.confidence * 0.3)
+        best = existing if existing.confidence >= claim.confidence else claim
+        merged[key] = best.model_copy(update={"confidence": round(min(0.99, combined), 2)})
+    return list(merged.values())

@@ -1,0 +1,171 @@
+"""Finding entity names in text: knowledge-base names and unknown model names.
+
+`NameMatcher` compiles every knowledge-base name (in its folded form, see nlp/script.py, with
+separator variants: `llama 2`, `llama-2`, `llama2`) into one trie-shaped regular expression and
+runs it over the folded text once. Folding keeps offsets, so a match is a span of the original
+text too. This is what lets the Chinese pipeline use plain character tokens: a name is found the
+same way whatever a word segmenter would have done to it.
+
+`UnknownModelFinder` spots model names that are not in the knowledge base (`Foo-34B`, `XX大模型`)
+with patterns from nlp/data/lexicons/names.yaml.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from nlp.knowledge_base import KnowledgeBase, name_key
+from nlp.script import fold
+from shellwatch.domain import EntityType
+
+LEXICON_DIR = Path(__file__).resolve().parent / "data" / "lexicons"
+SEPARATOR_RUN = re.compile(r"[\s\-_]+")
+ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A name found in the text: offsets into the text, the entity id (None when unknown)."""
+
+    start: int
+    end: int
+    surface: str
+    entity_id: str | None
+    type: EntityType
+    name: str  # canonical name, or the surface for an unknown name
+
+    @property
+    def linked(self) -> bool:
+        return self.entity_id is not None
+
+
+class NameMatcher:
+    """All knowledge-base names in one pass over the folded text, longest match first."""
+
+    def __init__(self, kb: KnowledgeBase, *, min_length: int = 2) -> None:
+        self.kb = kb
+        self._ids: dict[str, str] = {}
+        for name, entity_id in kb.surface_names():
+            for variant in _variants(fold(name.strip())):
+                if len(variant) >= min_length:
+                    self._ids.setdefault(variant, entity_id)
+        self._pattern = re.compile(trie_regex(self._ids)) if self._ids else None
+
+    def find(self, text: str, folded: str | None = None) -> list[Mention]:
+        if self._pattern is None:
+            return []
+        folded = fold(text) if folded is None else folded
+        mentions = []
+        for match in self._pattern.finditer(folded):
+            start, end = match.span()
+            # A Latin name is a whole word: no "Yi" in "Yield", no "GLM" in "AGLM".
+            if start > 0 and folded[start] in ASCII_WORD and folded[start - 1] in ASCII_WORD:
+                continue
+            if end < len(folded) and folded[end - 1] in ASCII_WORD and folded[end] in ASCII_WORD:
+                continue
+            entity = self.kb.get(self._ids[match.group()])
+            mentions.append(Mention(start, end, text[start:end], entity.id, entity.type, entity.name))
+        return mentions
+
+
+def _variants(name: str) -> set[str]:
+    """The folded name as written, and with its separators as nothing, a space and a hyphen."""
+    if not SEPARATOR_RUN.search(name):
+        return {name}
+    return {name, *(SEPARATOR_RUN.sub(joiner, name) for joiner in ("", " ", "-"))}
+
+
+def trie_regex(words: Iterable[str]) -> str:
+    """One regex whose alternatives share prefixes; greedy optional tails make the longest name win."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = True
+    return _node_regex(trie)
+
+
+def _node_regex(node: dict) -> str:
+    terminal = "" in node
+    branches = [re.escape(char) + _node_regex(child) for char, child in sorted(node.items()) if char != ""]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if terminal:
+        return "(?:" + body + ")?"
+    return body
+
+
+class UnknownModelFinder:
+    """Model names the knowledge base does not know, from the patterns in names.yaml."""
+
+    def __init__(self, kb: KnowledgeBase, lexicon_file: Path | None = None) -> None:
+        data = _load_yaml(lexicon_file or LEXICON_DIR / "names.yaml")
+        self.kb = kb
+        # Each pattern runs only when its cheap `requires` pattern occurs somewhere in the text.
+        self._patterns = [
+            (re.compile(item["requires"]), re.compile(item["pattern"])) for item in data["unknown_models"]
+        ]
+        self._generic = frozenset(fold(word) for word in data["generic_prefixes"])
+        self._generic_names = frozenset(name_key(word) for word in data["generic_names"])
+        self._function_chars = frozenset(data["function_characters"])
+
+    def find(self, text: str, known: list[Mention]) -> list[Mention]:
+        taken = Spans((m.start, m.end) for m in known)
+        found: list[Mention] = []
+        for requires, pattern in self._patterns:
+            if not requires.search(text):
+                continue
+            for match in pattern.finditer(text):
+                start, end = match.span("name")
+                surface = text[start:end].strip()
+                if not surface or taken.overlaps(start, end) or not self._plausible(surface):
+                    continue
+                # A size suffix on a known name is that model ("Qwen-72B"), not a new one.
+                if self.kb.resolve(surface) is not None:
+                    continue
+                taken.add(start, end)
+                found.append(Mention(start, end, surface, None, EntityType.MODEL, surface))
+        return found
+
+    def _plausible(self, surface: str) -> bool:
+        key = name_key(surface)
+        if key in self._generic_names or len(key) < 3:
+            return False
+        folded = fold(surface)
+        for suffix in ("大语言模型", "大模型", "模型"):
+            if folded.endswith(suffix):
+                prefix = folded[: -len(suffix)]
+                return (
+                    bool(prefix)
+                    and prefix not in self._generic
+                    and not any(c in self._function_chars for c in prefix)
+                )
+        return True
+
+
+class Spans:
+    """Non-overlapping (start, end) spans kept sorted, for overlap checks in logarithmic time."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
+        self._spans = sorted(spans)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        index = bisect.bisect_left(self._spans, (start, start))
+        return any(s < end and start < e for s, e in self._spans[max(0, index - 1) : index + 1])
+
+    def add(self, start: int, end: int) -> None:
+        bisect.insort(self._spans, (start, end))
+
+
+@lru_cache(maxsize=8)
+def _load_yaml(path: Path) -> dict:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))

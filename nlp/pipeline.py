@@ -1,0 +1,314 @@
+"""The analysis pipeline: spaCy pipelines for Chinese and English and the `Analyzer` around them.
+
+Each language has a `spacy.blank` pipeline with the same custom components:
+
+- `shellwatch_sentences`: the folded text (nlp/script.py) and the sentence spans;
+- `shellwatch_kb_entities`: knowledge-base names (nlp/matching.py);
+- `shellwatch_unknown_models`: model names the knowledge base does not know; then all names are
+  set as `doc.ents` (label ORG / MODEL / PERSON / UNKNOWN_MODEL, entity id as `kb_id_`);
+- `shellwatch_claims`: claims from the sentences that carry a claim cue (nlp/claims.py).
+
+The Chinese pipeline tokenises by character (`CharTokenizer`): names are matched on the text, so
+a word segmenter would only cost time, and a segmenter that cuts a name differently in context
+would make a token-based matcher miss it (BENCHMARKS.md has the measurement).
+
+`Analyzer` prepares the input (HTML, garbage, cutting), picks the language, runs the pipeline
+(batched with `nlp.pipe` in `analyze_many`) and builds the article-level `Analysis`: entities,
+claims merged per subject, relevance and event dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import spacy
+from spacy.language import Language as SpacyLanguage
+from spacy.tokens import Doc
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
+
+from nlp.claims import ClaimExtractor, ClaimLexicon, FoundClaim, load_claim_lexicon, merge_claims
+from nlp.dates import event_dates
+from nlp.knowledge_base import KnowledgeBase, load_knowledge_base, name_key
+from nlp.matching import Mention, NameMatcher, UnknownModelFinder
+from nlp.relevance import RelevanceModel
+from nlp.script import fold
+from nlp.text import MAX_CHARS, decode, detect_language, prepare, sentence_spans
+from shellwatch.config import Settings
+from shellwatch.domain import Analysis, Article, EntityMention, EntityType, Language
+
+for _name in ("sw_text", "sw_folded", "sw_sentences", "sw_mentions", "sw_claims"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+ENT_LABELS = {EntityType.ORG: "ORG", EntityType.MODEL: "MODEL", EntityType.PERSON: "PERSON"}
+
+
+class CharTokenizer:
+    """One token per character: the Chinese tokeniser (names are matched on the text itself)."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        doc = Doc(self.vocab, words=list(text), spaces=[False] * len(text))
+        doc._.sw_text = text
+        return doc
+
+
+class TextKeepingTokenizer:
+    """Wraps a spaCy tokenizer to keep the input string: `Doc.text` is rebuilt from the tokens on
+    every access, which costs more than all our matching on a long document."""
+
+    def __init__(self, tokenizer) -> None:  # noqa: ANN001 - any spaCy tokenizer
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str) -> Doc:
+        doc = self.tokenizer(text)
+        doc._.sw_text = text
+        return doc
+
+
+@dataclass
+class Resources:
+    """What the components share: the knowledge base and the compiled lexicons."""
+
+    kb: KnowledgeBase
+    names: NameMatcher
+    unknown: UnknownModelFinder
+    claims: ClaimExtractor
+
+
+class SentenceComponent:
+    def __call__(self, doc: Doc) -> Doc:
+        if doc._.sw_text is None:
+            doc._.sw_text = doc.text
+        text = doc._.sw_text
+        doc._.sw_folded = fold(text)
+        doc._.sw_sentences = sentence_spans(text)
+        return doc
+
+
+class KbEntityComponent:
+    def __init__(self) -> None:
+        self.names: NameMatcher | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        assert self.names is not None, "configure the pipeline with build_pipeline()"
+        doc._.sw_mentions = self.names.find(doc._.sw_text, doc._.sw_folded)
+        return doc
+
+
+class UnknownModelComponent:
+    def __init__(self) -> None:
+        self.finder: UnknownModelFinder | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        assert self.finder is not None, "configure the pipeline with build_pipeline()"
+        known = doc._.sw_mentions or []
+        unknown = self.finder.find(doc._.sw_text, known)
+        if unknown:
+            doc._.sw_mentions = sorted([*known, *unknown], key=lambda m: m.start)
+        _set_ents(doc, doc._.sw_mentions)
+        return doc
+
+
+class ClaimComponent:
+    def __init__(self, language: Language) -> None:
+        self.language = language
+        self.extractor: ClaimExtractor | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        assert self.extractor is not None, "configure the pipeline with build_pipeline()"
+        doc._.sw_claims = self.extractor.extract(
+            doc._.sw_text, doc._.sw_folded, doc._.sw_sentences, doc._.sw_mentions or [], self.language
+        )
+        return doc
+
+
+@SpacyLanguage.factory("shellwatch_sentences")
+def _make_sentences(nlp: SpacyLanguage, name: str) -> SentenceComponent:
+    return SentenceComponent()
+
+
+@SpacyLanguage.factory("shellwatch_kb_entities")
+def _make_kb_entities(nlp: SpacyLanguage, name: str) -> KbEntityComponent:
+    return KbEntityComponent()
+
+
+@SpacyLanguage.factory("shellwatch_unknown_models")
+def _make_unknown_models(nlp: SpacyLanguage, name: str) -> UnknownModelComponent:
+    return UnknownModelComponent()
+
+
+@SpacyLanguage.factory("shellwatch_claims")
+def _make_claims(nlp: SpacyLanguage, name: str) -> ClaimComponent:
+    return ClaimComponent(Language(nlp.lang))
+
+
+def _set_ents(doc: Doc, mentions: list[Mention]) -> None:
+    spans = []
+    for mention in mentions:
+        label = ENT_LABELS[mention.type] if mention.linked else "UNKNOWN_MODEL"
+        span = doc.char_span(
+            mention.start, mention.end, label=label, kb_id=mention.entity_id or "", alignment_mode="expand"
+        )
+        if span is not None:
+            spans.append(span)
+    doc.ents = filter_spans(spans)
+
+
+def build_pipeline(language: Language, resources: Resources) -> SpacyLanguage:
+    """A blank spaCy pipeline for `language` with the ShellWatch components, configured."""
+    nlp = spacy.blank(language.value)
+    if language is Language.ZH:
+        nlp.tokenizer = CharTokenizer(nlp.vocab)
+    else:
+        nlp.tokenizer = TextKeepingTokenizer(nlp.tokenizer)
+    nlp.add_pipe("shellwatch_sentences")
+    nlp.add_pipe("shellwatch_kb_entities").names = resources.names
+    nlp.add_pipe("shellwatch_unknown_models").finder = resources.unknown
+    nlp.add_pipe("shellwatch_claims").extractor = resources.claims
+    return nlp
+
+
+@dataclass
+class _Prepared:
+    text: str
+    language: Language
+    notes: list[str]
+    published_at: datetime | date | None
+    binary: bool
+
+
+class Analyzer:
+    """Entities, claims, relevance and dates of articles in Chinese (either script) and English."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        *,
+        lexicon: ClaimLexicon | None = None,
+        relevance: RelevanceModel | None = None,
+        max_chars: int = MAX_CHARS,
+        batch_size: int = 64,
+    ) -> None:
+        self.kb = kb
+        self.max_chars = max_chars
+        self.batch_size = batch_size
+        self.relevance_model = relevance or RelevanceModel.load()
+        self.resources = Resources(
+            kb=kb,
+            names=NameMatcher(kb),
+            unknown=UnknownModelFinder(kb),
+            claims=ClaimExtractor(kb, lexicon or load_claim_lexicon()),
+        )
+        self.pipelines = {language: build_pipeline(language, self.resources) for language in Language}
+
+    def analyze(
+        self,
+        text: str | bytes,
+        *,
+        title: str | None = None,
+        language: Language | str | None = None,
+        published_at: datetime | date | None = None,
+    ) -> Analysis:
+        """Analyse one text (plain text or HTML, str or bytes in any encoding)."""
+        return next(self.analyze_many([(text, title, language, published_at)]))
+
+    def analyze_article(self, article: Article) -> Analysis:
+        return self.analyze(
+            article.text, title=article.title, language=article.language, published_at=article.published_at
+        )
+
+    def analyze_articles(self, articles: Iterable[Article]) -> Iterator[Analysis]:
+        """Analyses of many articles, in order, batched through `nlp.pipe`."""
+        return self.analyze_many((a.text, a.title, a.language, a.published_at) for a in articles)
+
+    def analyze_many(
+        self,
+        items: Iterable[tuple[str | bytes, str | None, Language | str | None, datetime | date | None]],
+    ) -> Iterator[Analysis]:
+        """Analyses of (text, title, language, published_at) items, in order, batched by language."""
+        batch: list[_Prepared] = []
+        for text, title, language, published_at in items:
+            batch.append(self._prepare(text, title, language, published_at))
+            if len(batch) >= self.batch_size:
+                yield from self._run(batch)
+                batch = []
+        if batch:
+            yield from self._run(batch)
+
+    def _prepare(
+        self,
+        text: str | bytes,
+        title: str | None,
+        language: Language | str | None,
+        published_at: datetime | date | None,
+    ) -> _Prepared:
+        if isinstance(text, bytes):
+            text = decode(text)
+        if title and title.strip() and not text.lstrip().startswith(title.strip()):
+            text = f"{title.strip()}\n{text}"
+        prepared = prepare(text or "", max_chars=self.max_chars)
+        detected = detect_language(prepared.text, hint=language)
+        return _Prepared(prepared.text, detected, prepared.notes, published_at, prepared.binary)
+
+    def _run(self, batch: list[_Prepared]) -> Iterator[Analysis]:
+        docs: list[Doc | None] = [None] * len(batch)
+        for language, nlp in self.pipelines.items():
+            indexes = [i for i, item in enumerate(batch) if item.language is language]
+            texts = (batch[i].text for i in indexes)
+            for i, doc in zip(indexes, nlp.pipe(texts, batch_size=self.batch_size), strict=True):
+                docs[i] = doc
+        for item, doc in zip(batch, docs, strict=True):
+            assert doc is not None
+            yield self._analysis(item, doc)
+
+    def _analysis(self, item: _Prepared, doc: Doc) -> Analysis:
+        mentions: list[Mention] = doc._.sw_mentions or []
+        found: list[FoundClaim] = doc._.sw_claims or []
+        claims = merge_claims(found, self.kb)
+        entities = entity_mentions(mentions)
+        linked = sum(1 for e in entities if e.linked)
+        features = self.relevance_model.features(doc._.sw_folded or "", claims, linked)
+        probability = 0.0 if item.binary else self.relevance_model.probability(features)
+        notes = list(item.notes)
+        if not item.text:
+            notes.append("no text to analyse")
+        return Analysis(
+            language=item.language,
+            relevant=probability >= self.relevance_model.threshold,
+            relevance=round(probability, 3),
+            entities=entities,
+            claims=claims,
+            event_dates=event_dates(item.text, item.published_at) if item.text else [],
+            notes=notes,
+        )
+
+
+def entity_mentions(mentions: list[Mention]) -> list[EntityMention]:
+    """One `EntityMention` per entity (or unknown name), in order of first mention."""
+    grouped: dict[str, EntityMention] = {}
+    for mention in mentions:
+        key = mention.entity_id or "?" + name_key(mention.surface)
+        entry = grouped.get(key)
+        if entry is None:
+            grouped[key] = EntityMention(
+                id=mention.entity_id,
+                name=mention.name,
+                type=mention.type,
+                surface=[mention.surface],
+                linked=mention.linked,
+            )
+        elif mention.surface not in entry.surface:
+            entry.surface.append(mention.surface)
+    return list(grouped.values())
+
+
+def load_analyzer(settings: Settings, *, knowledge_base_file: Path | None = None) -> Analyzer:
+    """The analyzer for the configured knowledge base (SHELLWATCH_KNOWLEDGE_BASE)."""
+    return Analyzer(load_knowledge_base(knowledge_base_file or settings.knowledge_base_file))

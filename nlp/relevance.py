@@ -1,0 +1,60 @@
+"""Article relevance: the probability that an article is about a wrapper controversy.
+
+A small logistic model over counts the extractor already has (claims, allegations, topic cues,
+linked entities); its weights are data (nlp/data/relevance.yaml), fitted on the development set
+by `bench/nlp_quality.py --fit-relevance` and checked on the held-apart split.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from shellwatch.domain import Claim, Stance
+
+RELEVANCE_FILE = Path(__file__).resolve().parent / "data" / "relevance.yaml"
+FEATURES = ("claims", "allegations", "topic", "confident", "entities")
+
+
+@dataclass
+class RelevanceModel:
+    bias: float
+    weights: dict[str, float]
+    threshold: float
+    topic: re.Pattern[str]
+
+    @classmethod
+    def load(cls, path: Path = RELEVANCE_FILE) -> RelevanceModel:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        missing = [name for name in FEATURES if name not in data["weights"]]
+        if missing:
+            raise ValueError(f"{path}: weights missing for {missing}")
+        return cls(
+            bias=float(data["bias"]),
+            weights={name: float(data["weights"][name]) for name in FEATURES},
+            threshold=float(data["threshold"]),
+            topic=re.compile("|".join(f"(?:{p})" for p in data["topic"])),
+        )
+
+    def features(self, folded: str, claims: list[Claim], linked_entities: int) -> dict[str, float]:
+        reported = [c for c in claims if c.stance is not Stance.ANALYSIS]
+        topic_hits = 0
+        for _ in self.topic.finditer(folded):
+            topic_hits += 1
+            if topic_hits >= 6:
+                break
+        return {
+            "claims": float(min(len(reported), 4)),
+            "allegations": float(min(sum(c.stance is Stance.ALLEGATION for c in claims), 3)),
+            "topic": float(topic_hits),
+            "confident": 1.0 if any(c.confidence >= 0.7 for c in reported) else 0.0,
+            "entities": float(min(linked_entities, 5)),
+        }
+
+    def probability(self, features: dict[str, float]) -> float:
+        score = self.bias + sum(self.weights[name] * features[name] for name in FEATURES)
+        return 1.0 / (1.0 + math.exp(-score))

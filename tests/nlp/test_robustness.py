@@ -1,0 +1,105 @@
+"""Bad input never crashes the analyzer and is handled in bounded time, with a clear result."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from shellwatch.domain import Article, Language
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t ",
+        "。，！？……——",
+        "!!!???...",
+        "🤖🔥💯 😀😀",
+        "\x00\x01\x02\ufffd",
+        "<",
+        "<<>>",
+        "</p></div>",
+        "\ud800 lone surrogate",
+    ],
+)
+def test_degenerate_inputs_give_an_empty_irrelevant_analysis(analyzer, text):
+    analysis = analyzer.analyze(text)
+    assert analysis.claims == []
+    assert analysis.relevant is False
+    assert analysis.language in (Language.ZH, Language.EN)
+
+
+def test_binary_garbage_is_noted_and_irrelevant(analyzer):
+    garbage = os.urandom(50_000)
+    analysis = analyzer.analyze(garbage)
+    assert analysis.relevant is False
+    assert any("binary" in note for note in analysis.notes)
+
+
+def test_html_fragment_is_stripped(analyzer):
+    html = (
+        "<div class='post'><script>var x = '被指套壳';</script><style>p{}</style>"
+        "<p>网友发现，<b>星河-34B</b>直接调用OpenAI接口。</p></div>"
+    )
+    analysis = analyzer.analyze(html)
+    assert "HTML markup removed" in analysis.notes
+    assert [(c.subject_name, c.type.value, c.stance.value) for c in analysis.claims] == [
+        ("星河-34B", "api_wrapper", "allegation")
+    ]
+    assert all("var x" not in c.evidence for c in analysis.claims)
+
+
+def test_five_megabytes_are_cut_with_a_note_in_bounded_time(analyzer):
+    paragraph = "零一万物被指Yi-34B套壳Llama，公司回应称并非套壳。Some English text about Llama and GPT-4 outputs. 😀\n"
+    text = paragraph * (5_000_000 // len(paragraph) + 1)
+    started = time.perf_counter()
+    analysis = analyzer.analyze(text)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 20
+    assert any(note.startswith("input cut at") for note in analysis.notes)
+    assert analysis.relevant
+    assert any(c.subject == "yi-34b" for c in analysis.claims)
+
+
+def test_mixed_scripts_and_emoji(analyzer):
+    text = "🔥 Yi-34B 被質疑 based on Llama!! 零一万物否认套壳 😀 字節跳動 / ByteDance"
+    analysis = analyzer.analyze(text)
+    ids = {e.id for e in analysis.entities}
+    assert {"yi-34b", "llama", "01-ai", "bytedance"} <= ids
+
+
+def test_bytes_in_gb18030_and_big5_are_decoded(analyzer):
+    simplified = "零一万物被指Yi-34B套壳Llama。".encode("gb18030")
+    traditional = "零一萬物被指Yi-34B套殼Llama。".encode("big5")
+    for data in (simplified, traditional):
+        analysis = analyzer.analyze(data)
+        assert {"01-ai", "yi-34b", "llama"} <= {e.id for e in analysis.entities}
+
+
+def test_analyze_article_uses_title_and_publication_date(analyzer):
+    article = Article(
+        url="https://example.com/a",
+        canonical_url="https://example.com/a",
+        source="example",
+        language=Language.ZH,
+        title="零一万物Yi-34B被指套壳Llama",
+        text="上周，有开发者在Hugging Face上指出两个张量被改名。",
+        published_at=datetime(2023, 11, 20, 8, 0, tzinfo=UTC),
+        fetched_at=datetime(2023, 11, 20, 9, 0, tzinfo=UTC),
+    )
+    analysis = analyzer.analyze_article(article)
+    assert analysis.relevant
+    assert analysis.event_dates == ["2023-11-13"]
+    assert any(c.subject == "yi-34b" and c.object == "llama" for c in analysis.claims)
+
+
+def test_many_articles_batched_keep_their_order(analyzer):
+    texts = ["Yi-34B is based on Llama, researchers found.", "", "百度发布了新手机。"] * 40
+    analyses = list(analyzer.analyze_many((t, None, None, None) for t in texts))
+    assert len(analyses) == 120
+    assert [a.language for a in analyses[:3]] == [Language.EN, Language.EN, Language.ZH]
+    assert analyses[0].claims and not analyses[1].claims and not analyses[2].claims
