@@ -190,9 +190,17 @@ def search_page(request: Request, q: str = "", offset: int = 0) -> HTMLResponse:
             error = f"{exc}{where}"
     else:
         recent = sorted(state.store.list_incidents(), key=lambda i: i.started_at, reverse=True)[:8]
+    hit_incidents = {}
+    for incident_id in dict.fromkeys(
+        i for hit in (result.hits if result else []) for i in hit.article.incident_ids
+    ):
+        detail = state.store.get_incident(incident_id)
+        if detail is not None:
+            hit_incidents[incident_id] = detail.incident
     return render(
         request,
         "search.html",
+        hit_incidents=hit_incidents,
         status=400 if error else 200,
         q=q,
         offset=offset,
