@@ -251,6 +251,7 @@ def timeline_page(request: Request, q: str = "", entity: str = "", zoom: str = "
         zoom=zoom,
         chart=chart,
         colours=TYPE_COLOURS,
+        kb_entities=sorted(state.kb.entities, key=lambda e: e.name.lower()),
         incidents=[i for i in reversed(result.incidents) if i.id in shown],
         error=error,
     )
@@ -422,6 +423,7 @@ async def entity_form(request: Request) -> Response:
 
 @router.get("/subscriptions")
 def subscriptions_page(request: Request) -> HTMLResponse:
+    from alerts.delivery import channel_statuses
     from alerts.messages import subscription_links
 
     state = app_state(request)
@@ -434,6 +436,7 @@ def subscriptions_page(request: Request) -> HTMLResponse:
                     "subscription": subscription,
                     "links": subscription_links(state.settings, subscription),
                     "alerts": state.store.list_alerts(subscription.id, limit=5),
+                    "statuses": channel_statuses(state.store, subscription),
                 }
             )
     created = None
