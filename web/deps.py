@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from search.backends.admin import ApiToken, TokenScope
 from search.backends.base import Store
@@ -19,6 +20,13 @@ from web.app import AppState
 from web.auth import allows, verify_token
 
 TOKEN_COOKIE = "sw_token"
+
+# Declared as a security scheme so /docs offers "Authorize"; errors are ours (auto_error off).
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="APIToken",
+    description="An API token `sw_…` from `shellwatch tokens create --name NAME [--scope write|read]`.",
+)
 
 
 def app_state(request: Request) -> AppState:
@@ -37,20 +45,6 @@ def get_kb(request: Request) -> Any:
     return app_state(request).kb
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def api_token(request: Request) -> ApiToken | None:
-    """The valid token of an API request, or None (no header, unknown, revoked)."""
-    presented = bearer_token(request)
-    if presented is None:
-        return None
-    return verify_token(get_store(request), presented)
-
-
 def cookie_token(request: Request) -> ApiToken | None:
     presented = request.cookies.get(TOKEN_COOKIE)
     if not presented:
@@ -58,37 +52,43 @@ def cookie_token(request: Request) -> ApiToken | None:
     return verify_token(get_store(request), presented)
 
 
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
 def require(scope: TokenScope):
     """A dependency: a token of this scope (401 without a valid one, 403 with a read-only one)."""
 
-    def dependency(request: Request) -> ApiToken:
-        presented = bearer_token(request)
-        if presented is None:
-            raise HTTPException(
-                401,
-                "this needs an API token: send `Authorization: Bearer sw_…`"
-                " (create one with `shellwatch tokens create --name NAME`)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        token = verify_token(get_store(request), presented)
-        if token is None:
-            raise HTTPException(
-                401, "the API token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
-            )
-        if not allows(token, scope):
-            raise HTTPException(
-                403, f"this needs a {scope.value} token; {token.name!r} is {token.scope.value}"
-            )
-        return token
+    def dependency(request: Request, credentials: Credentials) -> ApiToken:
+        return _checked(request, credentials, scope)
 
     return dependency
 
 
-def read_access(request: Request) -> ApiToken | None:
+def read_access(request: Request, credentials: Credentials) -> ApiToken | None:
     """Open reads unless SHELLWATCH_API_READ_OPEN=false; then a read or write token."""
     if get_settings(request).api_read_open:
         return None
-    return require(TokenScope.READ)(request)
+    return _checked(request, credentials, TokenScope.READ)
+
+
+def _checked(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, scope: TokenScope
+) -> ApiToken:
+    if credentials is None or not credentials.credentials.strip():
+        raise HTTPException(
+            401,
+            "this needs an API token: send `Authorization: Bearer sw_…`"
+            " (create one with `shellwatch tokens create --name NAME`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    token = verify_token(get_store(request), credentials.credentials)
+    if token is None:
+        raise HTTPException(
+            401, "the API token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if not allows(token, scope):
+        raise HTTPException(403, f"this needs a {scope.value} token; {token.name!r} is {token.scope.value}")
+    return token
 
 
 ReadAccess = Depends(read_access)

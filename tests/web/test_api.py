@@ -471,3 +471,9 @@ def test_sources_stored_but_not_registered_are_listed_too(client: TestClient) ->
     assert sources["36kr"]["registered"] is True
     assert sources["The Verge"]["registered"] is False
     assert sources["The Verge"]["articles"] == 1 and sources["The Verge"]["language"] == "en"
+
+
+def test_openapi_declares_the_token_scheme(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["APIToken"]["scheme"] == "bearer"
+    assert {"APIToken": []} in spec["paths"]["/api/subscriptions"]["get"]["security"]
