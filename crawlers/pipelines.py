@@ -8,7 +8,9 @@ kept pending and the next run fetches it again, so nothing fetched is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
 
@@ -117,27 +119,35 @@ class RememberPipeline(_Stage):
 
 
 class HandoffPipeline(_Stage):
-    """Hand every new (or newly syndicated) article to processing."""
+    """Hand every new (or newly syndicated) article to processing.
+
+    The hand-off runs in one dedicated thread: in embedded mode it analyses and stores the article
+    in-process, which takes a while, and the reactor must keep downloading meanwhile. One thread
+    keeps hand-offs in order (a syndicated update follows its first copy).
+    """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
         jsonl = crawler.settings.get("SHELLWATCH_ARTICLES_JSONL")
         self.jsonl = JsonlArticles(Path(jsonl)) if jsonl else None
         self.submit = self.jsonl or load_handoff(crawler.settings["SHELLWATCH_HANDOFF"])
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handoff")
 
     def close_spider(self) -> None:
+        self.executor.shutdown(wait=True)
         if self.jsonl is not None:
             self.jsonl.close()
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
+        settings = self.crawler.spider.shellwatch_settings
         try:
-            self.submit(self.crawler.spider.shellwatch_settings, item.article)
+            await asyncio.wrap_future(self.executor.submit(self.submit, settings, item.article))
         except Exception as exc:
             # Not dropped silently: counted, logged, and kept pending so the next run fetches it again.
             self.count("failed/handoff_error")
             for url in item.claimed:
                 self.state.retry_later(url)
-            logger.exception("handoff_failed id=%s url=%s", item.article.id, item.article.url)
+            logger.error("handoff_failed id=%s url=%s error=%r", item.article.id, item.article.url, exc)
             raise DropItem(f"hand-off failed: {exc}") from exc
         for url in item.claimed:
             self.state.complete(url)

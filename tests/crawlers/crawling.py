@@ -15,7 +15,7 @@ from shellwatch.config import PACKAGE_ROOT
 
 # Fast and strict for a local server: no politeness delays, a short timeout for the hanging route.
 FAST = {
-    "DOWNLOAD_TIMEOUT": "2",
+    "DOWNLOAD_TIMEOUT": "4",  # the hanging route costs this; shorter is flaky on a loaded machine
     "RETRY_TIMES": "0",
     "AUTOTHROTTLE_ENABLED": "False",
     "DOWNLOAD_DELAY": "0",

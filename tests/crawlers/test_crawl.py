@@ -19,7 +19,7 @@ from crawlers.encoding import looks_like_mojibake
 from tests.crawlers.crawling import CrawlResult, crawl
 from tests.crawlers.newsroom import serve_newsroom
 
-pytestmark = pytest.mark.slow  # two full crawls with a 2 s hanging server: about 15 s
+pytestmark = pytest.mark.slow  # two full crawls with a 4 s hanging server: about 20 s
 
 CST = timezone(timedelta(hours=8))
 ARTICLE_PATHS = {

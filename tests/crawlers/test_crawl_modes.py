@@ -226,11 +226,41 @@ def test_since_backfill_limits_sitemaps_feeds_and_paging(tmp_path: Path, newsroo
 
 @pytest.mark.slow
 def test_per_source_override_hook(tmp_path: Path, newsroom: Newsroom) -> None:
-    override = "override: 'tests.crawlers.overrides_for_tests:SkipDistillOverride'"
+    override = "override: 'tests.crawlers.hooks_for_tests:SkipDistillOverride'"
     result = crawl(tmp_path, sources_file(tmp_path, newsroom, override=override), data_dir=tmp_path / "data")
     assert newsroom.hits()["/en-d/news/2023/12/distill.html"] == 0
     assert result.by_path("/en-d/news/2023/12/yi-llama.html")["author"] == "Jane Doe (checked by test-en-d)"
     assert result.by_path("/en-e/posts/rag.html")["author"] == "Jane Doe"  # other sources untouched
+
+
+@pytest.mark.slow
+def test_a_failed_hand_off_is_counted_and_retried_next_run(tmp_path: Path, newsroom: Newsroom) -> None:
+    sources = sources_file(tmp_path, newsroom)
+    handed = tmp_path / "handed.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "crawlers.run",
+        "--sources",
+        str(sources),
+        "--once",
+        "--stats-json",
+        str(tmp_path / "stats.json"),
+        "--set",
+        "SHELLWATCH_HANDOFF=tests.crawlers.hooks_for_tests:handoff_failing_on_rag",
+    ]
+    for key, value in FAST.items():
+        command += ["--set", f"{key}={value}"]
+    env = {**crawl_env(tmp_path / "data", None), "TEST_HANDOFF_FILE": str(handed)}
+    done = subprocess.run(command, cwd=PACKAGE_ROOT, env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "failed 1 (handoff_error 1)" in done.stdout
+    assert "handoff_failed" in done.stderr and "store unreachable" in done.stderr
+    assert len(handed.read_text().splitlines()) == len(QUICK_ARTICLES) - 1
+
+    again = crawl(tmp_path, sources, data_dir=tmp_path / "data", name="again")  # the stage works again
+    assert again.stats.resumed == 1 and again.stats.new == 1
+    assert again.by_path("/en-e/posts/rag.html") is not None
 
 
 def test_broken_override_is_a_clear_error(tmp_path: Path, newsroom: Newsroom) -> None:
