@@ -37,7 +37,8 @@ MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
 }
-SCHEMA_ID = "https://shellwatch.dev/schema/digest.schema.json"
+SCHEMA_NAME = "shellwatch.digest/1"  # the "schema" field of every JSON digest; bump on breaking changes
+SCHEMA_ID = "urn:shellwatch:schema:digest:1"
 
 
 def render(digest: Digest, fmt: str) -> bytes:
@@ -66,7 +67,7 @@ def render_pdf(digest: Digest) -> bytes:
 
 
 def render_json(digest: Digest) -> bytes:
-    payload = {"$schema": SCHEMA_ID, **digest.model_dump(mode="json")}
+    payload = {"schema": SCHEMA_NAME, **digest.model_dump(mode="json")}
     return (json.dumps(payload, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
@@ -82,7 +83,8 @@ def render_csv(digest: Digest) -> bytes:
 def digest_json_schema() -> dict[str, Any]:
     """The JSON Schema of render_json's output (stored as digests/schema/digest.schema.json)."""
     schema = Digest.model_json_schema()
-    schema["properties"] = {"$schema": {"type": "string", "const": SCHEMA_ID}, **schema["properties"]}
+    schema["properties"] = {"schema": {"type": "string", "const": SCHEMA_NAME}, **schema["properties"]}
+    schema["required"] = ["schema", *schema.get("required", [])]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

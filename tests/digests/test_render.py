@@ -192,6 +192,7 @@ def test_json_matches_the_schema_and_the_document(december) -> None:
     assert stored == digest_json_schema(), "regenerate digests/schema/digest.schema.json (see the README)"
     payload = json.loads(render(december, "json"))
     jsonschema.validate(payload, stored, format_checker=jsonschema.FormatChecker())
+    assert payload["schema"] == "shellwatch.digest/1"
     assert payload["month"] == "2023-12" and payload["lang"] == "en"
     assert payload["headline"]["allegations"] == {
         "key": "allegations",
