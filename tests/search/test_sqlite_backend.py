@@ -164,3 +164,57 @@ def test_a_file_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> N
         assert store._db.execute("PRAGMA user_version").fetchone()[0] == 3
         columns = [row[1] for row in store._db.execute("PRAGMA table_info(articles)")]
         assert "payload" not in columns
+
+
+def test_any_input_either_answers_or_is_a_query_error(tmp_path: Path) -> None:
+    """Random strings of the syntax's own pieces never reach SQLite as a raw error."""
+    import random
+
+    from search.backends.base import QueryError
+
+    pieces = [
+        "a",
+        "llama",
+        "零",
+        "一",
+        '"',
+        "(",
+        ")",
+        "*",
+        "-",
+        ":",
+        "AND",
+        "OR",
+        "NOT",
+        " ",
+        " ",
+        "entity:",
+        "type:",
+        "depth:",
+        "<",
+        "=",
+        "^",
+        "\\",
+        "'",
+        ".",
+        "，",
+        "“",
+        "”",
+        "（",
+        "）",
+        "from:",
+        "2023",
+        "lang:",
+    ]
+    rng = random.Random(7)
+    with SqliteStore(tmp_path / "store.sqlite3") as store:
+        store.upsert_article(make_article("零一万物 llama", "text"))
+        answered = 0
+        for _ in range(400):
+            query = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+            try:
+                store.search(query)
+                answered += 1
+            except QueryError as exc:
+                assert exc.position is None or 0 <= exc.position <= len(query)
+        assert answered > 50
