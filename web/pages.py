@@ -338,11 +338,15 @@ async def correction_form(request: Request) -> Response:
     back = str(form.get("back") or "")
     if not back.startswith("/") or back.startswith("//"):
         back = f"/articles/{body.article_id}"
-    target = (
-        f"/incidents/{outcome.incident_ids[0]}"
-        if back.startswith("/incidents/") and outcome.incident_ids
-        else back
-    )
+    target = back
+    if back.startswith("/incidents/"):  # stay on the incident unless the correction dissolved it
+        back_id = back.removeprefix("/incidents/").split("?")[0]
+        if state.store.get_incident(back_id) is None:
+            target = (
+                f"/incidents/{outcome.incident_ids[0]}"
+                if outcome.incident_ids
+                else f"/articles/{body.article_id}"
+            )
     return RedirectResponse(target + ("&" if "?" in target else "?") + "saved=1", status_code=303)
 
 

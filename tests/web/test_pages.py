@@ -225,3 +225,22 @@ def test_malformed_form_bodies_are_4xx(client: TestClient, write_token: str) -> 
         "/token", content=b"token=%FF%FE", headers={"content-type": "application/x-www-form-urlencoded"}
     )
     assert latin.status_code == 401
+
+
+def test_dismissing_from_a_dissolved_incident_lands_on_the_article(
+    client: TestClient, corpus: Corpus, write_token: str
+) -> None:
+    csrf = sign_in(client, write_token)
+    evil = next(i for i in client.get("/api/incidents").json()["incidents"] if i["subject"] is None)
+    page = client.get(f"/incidents/{evil['id']}").text
+    key = re.search(r'name="claim_key" value="([0-9a-f]+)"', page).group(1)
+    form = {
+        "csrf": csrf,
+        "article_id": corpus.xss.id,
+        "claim_key": key,
+        "dismiss": "on",
+        "back": f"/incidents/{evil['id']}",
+    }
+    saved = client.post("/corrections", data=form, follow_redirects=False)
+    assert saved.headers["location"] == f"/articles/{corpus.xss.id}?saved=1"
+    assert "No provenance claim found in this article." in client.get(saved.headers["location"]).text
