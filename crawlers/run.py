@@ -181,10 +181,11 @@ def _run_here(
         try:
             while True:
                 now = datetime.now(UTC)
+                # Ingesting single URLs: the registry is only consulted to name their source.
                 due = (
-                    [s for s in sources if _is_due(s, last_polled.get(s.name), now)]
-                    if not ingest_urls
-                    else []
+                    sources
+                    if ingest_urls
+                    else [s for s in sources if _is_due(s, last_polled.get(s.name), now)]
                 )
                 for source in due:
                     last_polled[source.name] = now

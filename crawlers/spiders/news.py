@@ -39,7 +39,7 @@ from crawlers.items import ArticleItem
 from crawlers.overrides import SourceOverride, load_override
 from crawlers.registry import load_sources
 from crawlers.state import CrawlState, FeedValidators, open_crawl_state
-from crawlers.urls import canonicalize_url
+from crawlers.urls import canonicalize_url, host_of
 from shellwatch.config import Settings, load_settings
 from shellwatch.domain import Article, Language, Source
 
@@ -92,8 +92,10 @@ class NewsSpider(scrapy.Spider):
     # ---- start --------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for url in self.ingest_urls:
-            yield self._fetch_article(url, source=self._source_for_ingest(url), ingest=True)
+        if self.ingest_urls:
+            for url in self.ingest_urls:
+                yield self._fetch_article(url, source=self._source_for_ingest(url), ingest=True)
+            return
         for pending in self.state.pending(all_of_them=self.shellwatch_settings.embedded):
             source = self.sources.get(pending.payload.get("source", ""))
             if source is not None:
@@ -285,18 +287,20 @@ class NewsSpider(scrapy.Spider):
         )
 
     def _source_for_ingest(self, url: str) -> Source:
-        from crawlers.urls import host_of
-
-        host = host_of(canonicalize_url(url))
+        """The registry source whose URLs share the longest prefix with `url`, else one named by host."""
+        canonical = canonicalize_url(url)
+        best: tuple[int, Source] | None = None
         for source in self.sources.values():
-            if any(
-                host_of(canonicalize_url(u)) == host
-                for u in [*source.feeds, *source.sitemaps, *source.start_urls]
-            ):
-                return source
-        source = Source(name=host or "ingest", language=Language.EN, start_urls=[url])
+            for known in [*source.feeds, *source.sitemaps, *source.start_urls, source.homepage or ""]:
+                prefix = canonicalize_url(known).rsplit("/", 1)[0] + "/" if known else ""
+                if prefix and canonical.startswith(prefix) and (best is None or len(prefix) > best[0]):
+                    best = (len(prefix), source)
+        if best is not None:
+            return best[1]
+        host = host_of(canonical) or "ingest"
+        source = self.sources.get(host) or Source(name=host, language=Language.EN, start_urls=[url])
         self.sources[source.name] = source
-        self.overrides[source.name] = SourceOverride(source)
+        self.overrides.setdefault(source.name, SourceOverride(source))
         return source
 
     # ---- articles -----------------------------------------------------------------------------

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
-from shellwatch.config import PACKAGE_ROOT
+import pytest
+
 from tests.crawlers.crawling import crawl_env
 from tests.crawlers.newsroom import serve_newsroom
 
-SHELLWATCH = str(PACKAGE_ROOT / ".venv" / "bin" / "shellwatch")
+SHELLWATCH = [sys.executable, "-m", "shellwatch"]
 
 
 def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [SHELLWATCH, *args],
+        [*SHELLWATCH, *args],
         cwd=data_dir.parent,
         env=crawl_env(data_dir, None),
         capture_output=True,
@@ -23,6 +25,7 @@ def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # loads the production hand-off (workers, NLP imports)
 def test_crawl_prints_statistics_with_failure_reasons(tmp_path: Path) -> None:
     with serve_newsroom() as newsroom:
         registry = tmp_path / "sources.yaml"

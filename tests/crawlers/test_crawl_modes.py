@@ -276,6 +276,19 @@ def test_broken_override_is_a_clear_error(tmp_path: Path, newsroom: Newsroom) ->
     assert done.returncode != 0 and "override 'no.such.module:Hook' cannot be loaded" in done.stderr
 
 
+@pytest.mark.slow
+def test_ingest_urls_skip_discovery_and_the_relevance_filter(tmp_path: Path, newsroom: Newsroom) -> None:
+    sources = newsroom.sources_file(tmp_path)
+    urls = (f"{newsroom.base}/zh-a/irrelevant.html", f"{newsroom.base}/en-e/posts/rag.html")
+    result = crawl(tmp_path, sources, data_dir=tmp_path / "data", args=("--once", *urls))
+    assert result.stats.new == 2 and result.stats.irrelevant == 0  # given by hand: kept
+    assert {a["source"] for a in result.articles.values()} == {
+        "test-zh-a",
+        "test-en-e",
+    }  # named by the registry
+    assert not any("feed" in path or "sitemap" in path for path in newsroom.hits())
+
+
 def test_ingest_a_saved_page(tmp_path: Path, settings) -> None:
     captured: list[Article] = []
     article = ingest_file(
