@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -205,7 +206,14 @@ def _run_here(
                 reactor.stop()
 
     reactor.callWhenRunning(loop)
-    process.start(stop_after_crawl=False)
+    # Scrapy installs its own SIGINT/SIGTERM handlers, which are dead once the reactor has stopped;
+    # give the caller (the demo serving the web app afterwards, say) its own back.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        process.start(stop_after_crawl=False)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if errors:
         raise errors[0]
     return total
