@@ -27,8 +27,8 @@ from pathlib import Path
 
 import yaml
 
-from nlp.knowledge_base import KnowledgeBase
-from nlp.matching import Mention, trie_regex
+from nlp.knowledge_base import KnowledgeBase, name_key
+from nlp.matching import Mention, ProductNameFinder, trie_regex
 from shellwatch.domain import Claim, ClaimType, EntityType, Language, Stance
 
 LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicons" / "claims.yaml"
@@ -133,9 +133,22 @@ class CueSet:
 
 
 @dataclass
+class SentenceCues:
+    """Every cue of one sentence, found in one pass."""
+
+    hits: list[Hit]
+    stances: dict[Stance, re.Match[str]]
+    negations: list[tuple[int, int]]
+    history: bool
+    third_party: bool
+    analysis: bool
+
+
+@dataclass
 class ClaimLexicon:
     priority: list[ClaimType]
-    type_cues: CueSet  # labels: (ClaimType, strength)
+    type_cues: CueSet  # labels: (ClaimType, strength); finds the sentences worth a look
+    sentence_cues: CueSet  # labels: ("type", ClaimType, strength), ("stance", Stance), ("negation",) …
     stances: CueSet  # labels: Stance
     negation: CueSet
     negation_window: dict[Language, int]
@@ -171,9 +184,20 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
             typed.extend(((ClaimType(type_name), strength), p) for p in groups.get(strength) or [])
     negation = data["negation"]
     objects = data["objects"]
+    # One pass per sentence finds all of its cues: one combined set, labelled by kind.
+    combined: list[tuple[object, str]] = [(("type", *label), p) for label, p in typed]
+    combined += [(("stance", Stance(name)), p) for name, ps in data["stances"].items() for p in ps]
+    for kind, patterns in (
+        ("negation", negation["patterns"]),
+        ("history", data["history"]),
+        ("third", data["third_parties"]),
+        ("analysis", data["analysis"]),
+    ):
+        combined += [((kind,), p) for p in patterns]
     return ClaimLexicon(
         priority=[ClaimType(t) for t in data["priority"]],
         type_cues=CueSet(typed, source=source),
+        sentence_cues=CueSet(combined, source=source),
         stances=CueSet(
             [(Stance(name), p) for name, ps in data["stances"].items() for p in ps], source=source
         ),
@@ -186,7 +210,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
                 + [rf"\b(?:{trie_regex(data['speaker_verbs_en'])})\b"]
             )
         ),
-        speaker_after=re.compile("|".join(re.escape(w) for w in data["speaker_after"])),
+        speaker_after=re.compile("|".join(data["speaker_after"])),
         speaker_location=re.compile(data["speaker_location_zh"]),
         anaphora=_union(data["anaphora"]),
         self_speakers=_cues(data["self_speakers"], "self", source),
@@ -269,6 +293,8 @@ class ClaimExtractor:
         sentences: list[tuple[int, int]],
         mentions: list[Mention],
         language: Language,
+        *,
+        products: ProductNameFinder | None = None,
     ) -> list[FoundClaim]:
         found: list[FoundClaim] = []
         mention_starts = [m.start for m in mentions]
@@ -280,14 +306,21 @@ class ClaimExtractor:
             hi = bisect.bisect_left(mention_starts, end)
             in_sentence = mentions[lo:hi]
             if index in candidates:
+                if products is not None:
+                    in_sentence = self._with_products(text, folded, start, end, in_sentence, products)
                 carried = last_subject if index - last_subject_sentence <= 3 else None
                 claims = self._sentence_claims(text, folded, start, end, in_sentence, carried, language)
                 for claim in claims:
                     claim.sentence = index
                 found.extend(claims)
-                subjects = [c for c in claims if not c.carried_subject and c.claim.subject is not None]
+                subjects = [c for c in claims if not c.carried_subject]
                 if subjects:
-                    subject_mentions = [m for m in in_sentence if m.entity_id == subjects[0].claim.subject]
+                    first = subjects[0].claim
+                    subject_mentions = [
+                        m
+                        for m in in_sentence
+                        if m.entity_id == first.subject and m.name == first.subject_name
+                    ]
                     if subject_mentions:
                         last_subject, last_subject_sentence = subject_mentions[0], index
                         continue
@@ -295,6 +328,27 @@ class ClaimExtractor:
             if topical:
                 last_subject, last_subject_sentence = topical[0], index
         return found
+
+    def _with_products(
+        self,
+        text: str,
+        folded: str,
+        start: int,
+        end: int,
+        mentions: list[Mention],
+        products: ProductNameFinder,
+    ) -> list[Mention]:
+        """The sentence's mentions plus product names the knowledge base does not know."""
+        local = [
+            Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
+        ]
+        extra = [
+            Mention(m.start + start, m.end + start, m.surface, None, m.type, m.name)
+            for m in products.find(text[start:end], local)
+            # A quoted cue word (“国产自研”, “套壳”) is no name.
+            if not self.lex.type_cues.search(folded[m.start + start : m.end + start])
+        ]
+        return sorted([*mentions, *extra], key=lambda m: m.start) if extra else mentions
 
     # -- one sentence ---------------------------------------------------------------------------
 
@@ -310,13 +364,13 @@ class ClaimExtractor:
     ) -> list[FoundClaim]:
         sentence = folded[start:end]
         lang = Language.ZH if CJK.search(sentence) else Language.EN
-        hits = self._type_hits(sentence)
+        cues = self._cues(sentence)
+        hits = cues.hits
         if not hits:
             return []
-        found_stances = self.lex.stances.labels(sentence)
-        stance_cues = {stance: found_stances.get(stance) for stance in Stance}
+        stance_cues = {stance: cues.stances.get(stance) for stance in Stance}
         reported = any(stance_cues[s] for s in (Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION))
-        if self.lex.history.search(sentence) and not reported:
+        if cues.history and not reported:
             return []
         local = [
             Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
@@ -334,8 +388,13 @@ class ClaimExtractor:
             claim_type = hit.type
             if hit.strength == "weak" and target is None:
                 continue
-            if hit.strength == "generic" and target is not None and self._is_api_source(target):
-                claim_type = ClaimType.API_WRAPPER
+            if hit.strength == "generic":
+                # 套壳 / "wrapper": of an API vendor's model → api_wrapper, of an open model →
+                # llama_based, of nothing named → a dispute of being self-developed.
+                if target is None:
+                    claim_type = ClaimType.SELF_DEVELOPED
+                elif self._is_api_source(target):
+                    claim_type = ClaimType.API_WRAPPER
             if claim_type not in claims or (claims[claim_type][1] is None and target is not None):
                 claims[claim_type] = (hit, target)
         if not claims:
@@ -363,18 +422,38 @@ class ClaimExtractor:
                     carried,
                     speaker,
                     speaker_span,
-                    stance_cues,
+                    cues,
                     lang,
                 )
             )
         return results
 
-    def _type_hits(self, sentence: str) -> list[Hit]:
-        hits = [
-            Hit(label[0], match.start(), match.end(), label[1])
-            for label, match in self.lex.type_cues.finditer(sentence)
-            if match.end() > match.start()
-        ]
+    def _cues(self, sentence: str) -> SentenceCues:
+        hits: list[Hit] = []
+        stances: dict[Stance, re.Match[str]] = {}
+        negations: list[tuple[int, int]] = []
+        kinds: set[str] = set()
+        for label, match in self.lex.sentence_cues.finditer(sentence):
+            kind = label[0]
+            if kind == "type":
+                if match.end() > match.start():
+                    hits.append(Hit(label[1], match.start(), match.end(), label[2]))
+            elif kind == "stance":
+                stances.setdefault(label[1], match)
+            elif kind == "negation":
+                negations.append(match.span())
+            else:
+                kinds.add(kind)
+        return SentenceCues(
+            hits=self._rank_hits(hits),
+            stances=stances,
+            negations=negations,
+            history="history" in kinds,
+            third_party="third" in kinds,
+            analysis="analysis" in kinds,
+        )
+
+    def _rank_hits(self, hits: list[Hit]) -> list[Hit]:
         # Strong hits first, then generic, then weak; within a strength the priority order stands.
         order = {"strong": 0, "generic": 1, "weak": 2}
         hits.sort(key=lambda h: (order[h.strength], self.lex.priority.index(h.type), h.start))
@@ -391,7 +470,10 @@ class ClaimExtractor:
         inside_or_after = [
             m
             for m in mentions
-            if m.type is not EntityType.PERSON and m.start >= hit.start - 1 and m.start <= hit.end + after
+            if m.linked
+            and m.type is not EntityType.PERSON
+            and m.start >= hit.start - 1
+            and m.start <= hit.end + after
         ]
         if inside_or_after:
             # A known source (Llama, GPT-4, OpenAI) named at the cue is the object before anything else.
@@ -434,6 +516,9 @@ class ClaimExtractor:
             span = (s, min(e, s + 60))
         else:
             for verb in self.lex.speaker_verbs.finditer(sentence):
+                # "X accused of", "Y alleged to be": passive, the phrase before is no speaker.
+                if sentence.startswith((" of ", " by ", " to be "), verb.end()):
+                    continue
                 e = verb.start()
                 s = _clause_start(sentence, e)
                 if e - s >= 2:
@@ -471,37 +556,29 @@ class ClaimExtractor:
         carried: Mention | None,
         speaker: str | None,
         speaker_span: tuple[int, int] | None,
-        stance_cues: dict[Stance, re.Match[str] | None],
+        cues: SentenceCues,
         lang: Language,
     ) -> list[FoundClaim]:
         speaker_mentions = [
             m for m in mentions if speaker_span and m.start >= speaker_span[0] and m.end <= speaker_span[1]
         ]
         subject, carried_subject = self._subject(hit, target, mentions, speaker_mentions, carried)
-        subject_name = None if subject is None else subject.name
-        if (
-            target is not None
-            and subject is not None
-            and target.entity_id == subject.entity_id
-            and target.name == subject.name
-        ):
-            target = None
-        negated = self._negated(sentence, hit, lang)
-        self_speaker = self._is_self_speaker(sentence, speaker_span, speaker_mentions, subject)
-        stance, explicit = self._stance(claim_type, negated, stance_cues, self_speaker, subject, sentence)
         if subject is None:
-            if stance is not Stance.ANALYSIS:
-                return []
-            subject_name = "—"
+            return []
+        if target is not None and target.entity_id == subject.entity_id and target.name == subject.name:
+            target = None
+        negated = self._negated(sentence, hit, lang, cues)
+        party = self._speaker_party(sentence, speaker_span, speaker_mentions, subject)
+        stance, explicit = self._stance(claim_type, hit, negated, cues, party, sentence)
         confidence = 0.5
         confidence += {"strong": 0.2, "generic": 0.15, "weak": 0.05}[hit.strength]
         confidence += 0.1 if target is not None else 0.0
         confidence += 0.1 if explicit else 0.0
         confidence -= 0.15 if carried_subject else 0.0
-        confidence -= 0.1 if subject is not None and subject.entity_id is None else 0.0
+        confidence -= 0.1 if subject.entity_id is None else 0.0
         claim = Claim(
-            subject=subject.entity_id if subject is not None else None,
-            subject_name=subject_name or "—",
+            subject=subject.entity_id,
+            subject_name=subject.name,
             object=target.entity_id if target is not None else None,
             object_name=target.name if target is not None else None,
             type=claim_type,
@@ -550,6 +627,13 @@ class ClaimExtractor:
             return chosen, False
         parties = [m for m in speaker_mentions if m.type is not EntityType.PERSON]
         if parties:
+            # "零一万物同时强调，模型是从零开始训练的": the model named before, not the company.
+            if (
+                carried is not None
+                and carried.type is EntityType.MODEL
+                and self.kb.same_party(carried.entity_id, parties[0].entity_id)
+            ):
+                return carried, True
             return parties[0], False
         people = [m for m in speaker_mentions if m.type is EntityType.PERSON and m.entity_id]
         if people:
@@ -577,68 +661,86 @@ class ClaimExtractor:
             return carried, True
         return None, False
 
-    def _negated(self, sentence: str, hit: Hit, lang: Language) -> bool:
-        window = self.lex.negation_window[lang]
-        before = sentence[max(0, hit.start - window) : hit.start]
-        # A clause break between negation and cue ends its scope: "不仅…，还套壳" is no negation.
+    def _negated(self, sentence: str, hit: Hit, lang: Language, cues: SentenceCues) -> bool:
+        """A negation shortly before the cue, in the same clause ("并非套壳", "did not use")."""
+        window_start = max(0, hit.start - self.lex.negation_window[lang])
         for separator in "，,;；：:":
-            if separator in before:
-                before = before.rsplit(separator, 1)[1]
-        return bool(self.lex.negation.search(before))
+            position = sentence.rfind(separator, window_start, hit.start)
+            if position >= 0:
+                window_start = position + 1
+        return any(window_start <= start and end <= hit.start + 1 for start, end in cues.negations)
 
-    def _is_self_speaker(
+    def _speaker_party(
         self,
         sentence: str,
         speaker_span: tuple[int, int] | None,
         speaker_mentions: list[Mention],
-        subject: Mention | None,
-    ) -> bool:
-        if speaker_mentions and subject is not None:
-            return any(
-                self.kb.same_party(m.entity_id, subject.entity_id) or m.start == subject.start
-                for m in speaker_mentions
-            )
-        if speaker_span is not None:
-            words = sentence[speaker_span[0] : speaker_span[1]]
-            if self.lex.third_parties.search(words):
-                return False
-            if self.lex.self_speakers.search(words) or self.lex.anaphora.fullmatch(words.strip()):
-                return True
-        return False
+        subject: Mention,
+    ) -> str | None:
+        """ "self" when the speaker is the party the claim is about, "third" for anyone else,
+        None when the sentence names no speaker."""
+        if speaker_span is None:
+            return None
+        if any(
+            self.kb.same_party(m.entity_id, subject.entity_id) or m.name == subject.name
+            for m in speaker_mentions
+        ):
+            return "self"
+        words = sentence[speaker_span[0] : speaker_span[1]]
+        if name_key(subject.name) and name_key(subject.name) in name_key(words):
+            return "self"
+        if self.lex.third_parties.search(words):
+            return "third"
+        if self.lex.self_speakers.search(words) or self.lex.anaphora.fullmatch(words.strip()):
+            return "self"
+        return "third" if speaker_mentions else None
 
     def _stance(
         self,
         claim_type: ClaimType,
+        hit: Hit,
         negated: bool,
-        cues: dict[Stance, re.Match[str] | None],
-        self_speaker: bool,
-        subject: Mention | None,
+        cues: SentenceCues,
+        party: str | None,
         sentence: str,
     ) -> tuple[Stance, bool]:
-        third_party = bool(self.lex.third_parties.search(sentence)) and not self_speaker
-        if cues[Stance.DENIAL] and not third_party:
-            return Stance.DENIAL, True
-        if cues[Stance.ADMISSION] and not negated:
-            return Stance.ADMISSION, True
+        """The stance, and whether a cue word said so explicitly (for the confidence)."""
+        stances = cues.stances
+        third = party == "third" or (party is None and cues.third_party)
+        own = party == "self"
         if negated:
             if claim_type is ClaimType.SELF_DEVELOPED:
-                return (Stance.ALLEGATION, True) if not self_speaker else (Stance.ADMISSION, True)
-            if cues[Stance.ALLEGATION] and not self_speaker:
-                return Stance.ALLEGATION, True
+                if own and not stances.get(Stance.DENIAL):
+                    return Stance.ADMISSION, True
+                return (
+                    (Stance.ALLEGATION, True)
+                    if third or stances.get(Stance.ALLEGATION)
+                    else (Stance.DENIAL, True)
+                )
+            if third and not stances.get(Stance.DENIAL):
+                return Stance.ANALYSIS, True
+            return Stance.DENIAL, True
+        if stances.get(Stance.ADMISSION) and not third:
+            return Stance.ADMISSION, True
+        if stances.get(Stance.DENIAL) and not third and claim_type is not ClaimType.SELF_DEVELOPED:
             return Stance.DENIAL, True
         if claim_type is ClaimType.SELF_DEVELOPED:
-            if cues[Stance.ALLEGATION] and third_party:
+            claimed = stances.get(Stance.SELF_CLAIM)
+            if stances.get(Stance.ALLEGATION) and not claimed and not own:
                 return Stance.ALLEGATION, True
-            return Stance.SELF_CLAIM, bool(cues[Stance.SELF_CLAIM]) or self_speaker
-        if self_speaker and cues[Stance.SELF_CLAIM]:
-            return Stance.SELF_CLAIM, True
-        if cues[Stance.ALLEGATION] or third_party:
+            if third and not claimed:
+                return Stance.ANALYSIS, False
+            return Stance.SELF_CLAIM, bool(claimed) or own
+        if own:
+            return Stance.SELF_CLAIM, bool(stances.get(Stance.SELF_CLAIM))
+        if stances.get(Stance.ALLEGATION) or third:
             return Stance.ALLEGATION, True
-        if subject is None or self.lex.analysis.search(sentence):
+        if cues.analysis:
             return Stance.ANALYSIS, False
-        if self_speaker:
-            return Stance.SELF_CLAIM, False
-        return Stance.ALLEGATION, False
+        if stances.get(Stance.SELF_CLAIM):
+            return Stance.SELF_CLAIM, True
+        # A plain statement with no one saying it and no allegation word: an explainer.
+        return Stance.ANALYSIS, False
 
 
 def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:

@@ -116,9 +116,13 @@ class KnowledgeBase:
         return self._party(a) == self._party(b)
 
     def _party(self, entity_id: str) -> str:
+        """The top organisation: a model's developer's parent (qwen → alibaba-cloud → alibaba)."""
+        seen = {entity_id}
         entity = self._by_id.get(entity_id)
-        if entity is not None and entity.developer is not None:
-            return entity.developer
+        while entity is not None and entity.developer is not None and entity.developer not in seen:
+            seen.add(entity.developer)
+            entity_id = entity.developer
+            entity = self._by_id.get(entity_id)
         return entity_id
 
     def surface_names(self) -> Iterator[tuple[str, str]]:

@@ -56,7 +56,16 @@ class NameMatcher:
             for variant in _variants(fold(name.strip())):
                 if len(variant) >= min_length:
                     self._ids.setdefault(variant, entity_id)
-        self._pattern = re.compile(trie_regex(self._ids)) if self._ids else None
+        # Latin names start at a word start only: the lookbehind lets the scan skip the inside of
+        # words quickly. Other names (Chinese) may start anywhere.
+        latin = [name for name in self._ids if name[0] in ASCII_WORD]
+        other = [name for name in self._ids if name[0] not in ASCII_WORD]
+        parts = []
+        if latin:
+            parts.append("(?<![a-z0-9])" + trie_regex(latin))
+        if other:
+            parts.append(trie_regex(other))
+        self._pattern = re.compile("|".join(parts)) if parts else None
 
     def find(self, text: str, folded: str | None = None) -> list[Mention]:
         if self._pattern is None:
@@ -150,6 +159,41 @@ class UnknownModelFinder:
                     and not any(c in self._function_chars for c in prefix)
                 )
         return True
+
+
+class ProductNameFinder:
+    """Names of products and companies the knowledge base does not know (WriteGenie, 「晴語」),
+    found by the `product_names` patterns of names.yaml: candidates for a claim's subject."""
+
+    def __init__(self, lexicon_file: Path | None = None) -> None:
+        data = _load_yaml(lexicon_file or LEXICON_DIR / "names.yaml")
+        self._patterns = [
+            (re.compile(item["requires"]), re.compile(item["pattern"])) for item in data["product_names"]
+        ]
+        self._stop = frozenset(name_key(word) for word in data["product_stoplist"])
+        self._function_chars = frozenset(data["function_characters"])
+
+    def find(self, text: str, known: list[Mention]) -> list[Mention]:
+        taken = Spans((m.start, m.end) for m in known)
+        found: list[Mention] = []
+        for requires, pattern in self._patterns:
+            if not requires.search(text):
+                continue
+            for match in pattern.finditer(text):
+                start, end = match.span("name")
+                surface = text[start:end]
+                key = name_key(surface)
+                if len(key) < 2 or key in self._stop or taken.overlaps(start, end):
+                    continue
+                if not surface.startswith("某") and any(c in self._function_chars for c in surface):
+                    continue  # a phrase (原因是其, 这款模型), not a name
+                taken.add(start, end)
+                kind = EntityType.ORG if ORG_SUFFIX.search(surface) else EntityType.MODEL
+                found.append(Mention(start, end, surface, None, kind, surface))
+        return sorted(found, key=lambda m: m.start)
+
+
+ORG_SUFFIX = re.compile(r"(?:\b(?:AI|Labs|Tech|Inc)|科技|公司|智能)$")
 
 
 class Spans:

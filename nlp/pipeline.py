@@ -19,6 +19,7 @@ claims merged per subject, relevance and event dates.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,17 +34,18 @@ from spacy.vocab import Vocab
 from nlp.claims import ClaimExtractor, ClaimLexicon, FoundClaim, load_claim_lexicon, merge_claims
 from nlp.dates import event_dates
 from nlp.knowledge_base import KnowledgeBase, load_knowledge_base, name_key
-from nlp.matching import Mention, NameMatcher, UnknownModelFinder
+from nlp.matching import Mention, NameMatcher, ProductNameFinder, UnknownModelFinder
 from nlp.relevance import RelevanceModel
 from nlp.script import fold
 from nlp.text import MAX_CHARS, decode, detect_language, prepare, sentence_spans
 from shellwatch.config import Settings
 from shellwatch.domain import Analysis, Article, EntityMention, EntityType, Language
 
-for _name in ("sw_text", "sw_folded", "sw_sentences", "sw_mentions", "sw_claims"):
+for _name in ("sw_text", "sw_folded", "sw_sentences", "sw_mentions", "sw_candidates", "sw_claims"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
+WORD_TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
 ENT_LABELS = {EntityType.ORG: "ORG", EntityType.MODEL: "MODEL", EntityType.PERSON: "PERSON"}
 
 
@@ -59,15 +61,25 @@ class CharTokenizer:
         return doc
 
 
-class TextKeepingTokenizer:
-    """Wraps a spaCy tokenizer to keep the input string: `Doc.text` is rebuilt from the tokens on
-    every access, which costs more than all our matching on a long document."""
+class WordTokenizer:
+    """Words, numbers and single punctuation marks: the English tokeniser. Names and cues are
+    matched on the text, so tokens only carry spans; spaCy's rule-based tokeniser would cost more
+    than the whole analysis (BENCHMARKS.md)."""
 
-    def __init__(self, tokenizer) -> None:  # noqa: ANN001 - any spaCy tokenizer
-        self.tokenizer = tokenizer
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        doc = self.tokenizer(text)
+        words: list[str] = []
+        spaces: list[bool] = []
+        for piece in WORD_TOKEN.findall(text):
+            # One space after a token is that token's trailing space; other whitespace is a token.
+            if piece == " " and words and not spaces[-1] and not words[-1].isspace():
+                spaces[-1] = True
+            else:
+                words.append(piece)
+                spaces.append(False)
+        doc = Doc(self.vocab, words=words, spaces=spaces)
         doc._.sw_text = text
         return doc
 
@@ -79,6 +91,7 @@ class Resources:
     kb: KnowledgeBase
     names: NameMatcher
     unknown: UnknownModelFinder
+    products: ProductNameFinder
     claims: ClaimExtractor
 
 
@@ -120,11 +133,17 @@ class ClaimComponent:
     def __init__(self, language: Language) -> None:
         self.language = language
         self.extractor: ClaimExtractor | None = None
+        self.products: ProductNameFinder | None = None
 
     def __call__(self, doc: Doc) -> Doc:
         assert self.extractor is not None, "configure the pipeline with build_pipeline()"
         doc._.sw_claims = self.extractor.extract(
-            doc._.sw_text, doc._.sw_folded, doc._.sw_sentences, doc._.sw_mentions or [], self.language
+            doc._.sw_text,
+            doc._.sw_folded,
+            doc._.sw_sentences,
+            doc._.sw_mentions or [],
+            self.language,
+            products=self.products,
         )
         return doc
 
@@ -167,11 +186,13 @@ def build_pipeline(language: Language, resources: Resources) -> SpacyLanguage:
     if language is Language.ZH:
         nlp.tokenizer = CharTokenizer(nlp.vocab)
     else:
-        nlp.tokenizer = TextKeepingTokenizer(nlp.tokenizer)
+        nlp.tokenizer = WordTokenizer(nlp.vocab)
     nlp.add_pipe("shellwatch_sentences")
     nlp.add_pipe("shellwatch_kb_entities").names = resources.names
     nlp.add_pipe("shellwatch_unknown_models").finder = resources.unknown
-    nlp.add_pipe("shellwatch_claims").extractor = resources.claims
+    claims = nlp.add_pipe("shellwatch_claims")
+    claims.extractor = resources.claims
+    claims.products = resources.products
     return nlp
 
 
@@ -204,6 +225,7 @@ class Analyzer:
             kb=kb,
             names=NameMatcher(kb),
             unknown=UnknownModelFinder(kb),
+            products=ProductNameFinder(),
             claims=ClaimExtractor(kb, lexicon or load_claim_lexicon()),
         )
         self.pipelines = {language: build_pipeline(language, self.resources) for language in Language}
@@ -273,19 +295,35 @@ class Analyzer:
         found: list[FoundClaim] = doc._.sw_claims or []
         claims = merge_claims(found, self.kb)
         entities = entity_mentions(mentions)
+        # A claim about a name the knowledge base does not know makes that name an entity too.
+        known_names = {name_key(e.name) for e in entities}
+        for claim in claims:
+            if claim.subject is None and name_key(claim.subject_name) not in known_names:
+                known_names.add(name_key(claim.subject_name))
+                entities.append(
+                    EntityMention(
+                        id=None,
+                        name=claim.subject_name,
+                        type=EntityType.MODEL,
+                        surface=[claim.subject_name],
+                        linked=False,
+                    )
+                )
         linked = sum(1 for e in entities if e.linked)
         features = self.relevance_model.features(doc._.sw_folded or "", claims, linked)
         probability = 0.0 if item.binary else self.relevance_model.probability(features)
         notes = list(item.notes)
         if not item.text:
             notes.append("no text to analyse")
+        relevant = probability >= self.relevance_model.threshold
         return Analysis(
             language=item.language,
-            relevant=probability >= self.relevance_model.threshold,
+            relevant=relevant,
             relevance=round(probability, 3),
             entities=entities,
             claims=claims,
-            event_dates=event_dates(item.text, item.published_at) if item.text else [],
+            # Dates matter for the timeline of relevant articles only; skipping the rest saves time.
+            event_dates=event_dates(item.text, item.published_at) if relevant and item.text else [],
             notes=notes,
         )
 

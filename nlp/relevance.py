@@ -8,12 +8,12 @@ by `bench/nlp_quality.py --fit-relevance` and checked on the held-apart split.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from nlp.claims import CueSet
 from shellwatch.domain import Claim, Stance
 
 RELEVANCE_FILE = Path(__file__).resolve().parent / "data" / "relevance.yaml"
@@ -25,7 +25,7 @@ class RelevanceModel:
     bias: float
     weights: dict[str, float]
     threshold: float
-    topic: re.Pattern[str]
+    topic: CueSet
 
     @classmethod
     def load(cls, path: Path = RELEVANCE_FILE) -> RelevanceModel:
@@ -37,16 +37,12 @@ class RelevanceModel:
             bias=float(data["bias"]),
             weights={name: float(data["weights"][name]) for name in FEATURES},
             threshold=float(data["threshold"]),
-            topic=re.compile("|".join(f"(?:{p})" for p in data["topic"])),
+            topic=CueSet([("topic", p) for p in data["topic"]], source=str(path)),
         )
 
     def features(self, folded: str, claims: list[Claim], linked_entities: int) -> dict[str, float]:
         reported = [c for c in claims if c.stance is not Stance.ANALYSIS]
-        topic_hits = 0
-        for _ in self.topic.finditer(folded):
-            topic_hits += 1
-            if topic_hits >= 6:
-                break
+        topic_hits = min(len(self.topic.finditer(folded)), 6)
         return {
             "claims": float(min(len(reported), 4)),
             "allegations": float(min(sum(c.stance is Stance.ALLEGATION for c in claims), 3)),
