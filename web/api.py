@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from alerts.subscriptions import SubscriptionRequest
 from search.backends.admin import ApiToken
@@ -277,7 +277,7 @@ def list_corrections(
     "/corrections/export.jsonl",
     tags=["corrections"],
     summary="Corrections as labelled examples (NLP dev-set JSONL)",
-    response_class=StreamingResponse,
+    response_class=Response,
 )
 def export_corrections(store: StoreDep, _: Annotated[ApiToken, ReadToken]) -> Response:
     from web.corrections import labelled_examples
