@@ -101,7 +101,9 @@ class NewsSpider(scrapy.Spider):
             if source is not None:
                 self.count("resumed")
                 self.resumed.add(pending.url)
-                yield self._article_request(pending.url, source, pending.payload)
+                yield self._article_request(
+                    pending.payload.get("url") or pending.url, source, pending.payload
+                )
         for source in self.sources.values():
             for url in source.feeds:
                 yield self._feed_request(url, source)
@@ -256,6 +258,7 @@ class NewsSpider(scrapy.Spider):
         canonical = canonicalize_url(entry.url)
         payload = {
             "source": source.name,
+            "url": entry.url,  # as linked: the canonical form may not be fetchable (a dropped www.)
             "title": entry.title,
             "published_at": entry.published_at.isoformat() if entry.published_at else None,
             "chain": chain,
@@ -276,7 +279,7 @@ class NewsSpider(scrapy.Spider):
 
     def _fetch_article(self, url: str, source: Source, ingest: bool) -> scrapy.Request:
         canonical = canonicalize_url(url)
-        self.state.claim(canonical, {"source": source.name})
+        self.state.claim(canonical, {"source": source.name, "url": url})
         return scrapy.Request(
             url,
             self.parse_article,
