@@ -335,7 +335,7 @@ def generate_newsroom(site: Path, pages: int, gold: list[dict]) -> list[str]:
         paragraphs = rng.sample(en_paragraphs if language == "en" else zh_paragraphs, 5)
         marker = f"Bench story {number}." if language == "en" else f"基准测试第{number}篇。"
         # Every sentence gets the page number, so the near-duplicate check sees unique stories.
-        tagged = [re.sub(r"(?<=[。！？.!?])(?=\s|$)", f" ({number})", p.strip()) for p in paragraphs]
+        tagged = [re.sub(r"(?<=[。！？])|(?<=[.!?])(?=\s|$)", f"({number})", p.strip()) for p in paragraphs]
         body = "\n".join(f"<p>{p}</p>" for p in [marker + tagged[0], *tagged[1:]])
         html = swap_body(
             zh_template if language == "zh" else en_template, body, f"{marker} {paragraphs[0][:30]}"
