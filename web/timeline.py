@@ -123,9 +123,15 @@ def layout(
         x0 = x_of(incident.started_at.date())
         x1 = max(x_of(incident.updated_at.date() + timedelta(days=1)), x0 + MIN_BAR)
         title = incident.title_zh if language == "zh" else incident.title_en
-        label = title if len(title) <= LABEL_CHARS else title[: LABEL_CHARS - 1] + "…"
-        label_width = len(label) * CHAR_WIDTH.get(language, 7)
-        if x1 + 6 + label_width <= WIDTH:
+        char = CHAR_WIDTH.get(language, 7)
+        room_right, room_left = WIDTH - x1 - 6, x0 - 6
+        fits_right = min(LABEL_CHARS, len(title)) * char <= room_right
+        chars = min(
+            LABEL_CHARS, int((room_right if fits_right or room_right >= room_left else room_left) / char)
+        )
+        label = title if len(title) <= chars else title[: max(1, chars - 1)] + "…"
+        label_width = len(label) * char
+        if fits_right or room_right >= room_left:
             label_x, anchor, left, right = x1 + 6, "start", x0, x1 + 6 + label_width
         else:
             label_x, anchor, left, right = x0 - 6, "end", x0 - 6 - label_width, x1
