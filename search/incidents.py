@@ -6,8 +6,10 @@ within `WINDOW` of the incident's coverage and either shares a claim type or rea
 overlap of the titles); otherwise an allegation, denial or admission opens a new incident. Status
 only moves forward (alleged → disputed on a denial → confirmed on an admission). Incident ids are
 derived from the family, the claim type and the opening article, so a retried article writes the
-same incident; processing an article again adds nothing. When two incidents of one family turn out
-to overlap (two workers opened one controversy twice), the later one is merged into the earlier.
+same incident; processing an article again adds nothing. Workers assign one accused party at a time
+(`store.incident_lock`), so concurrent processes cannot open one controversy twice or lose each
+other's updates; incidents of one party that turn out to overlap (coverage bridging two stories,
+or data from before the lock) are merged into the earlier one.
 
 Reads: the store (list_incidents, get_incident), the knowledge base; titles from data/incident_titles.yaml.
 """
@@ -67,33 +69,44 @@ def assign_incidents(store: Store, analysed: AnalysedArticle, kb: KnowledgeBase)
     groups: dict[str, list[Claim]] = {}
     for claim in analysed.analysis.claims:
         groups.setdefault(family_key(kb, claim.subject, claim.subject_name), []).append(claim)
-    if not groups:
-        return IncidentAssignment()
-    nearby = store.list_incidents(since=when - WINDOW, until=when + WINDOW)
     assignment = IncidentAssignment()
     for family, claims in groups.items():
-        incident = _best_incident(store, kb, family, claims, analysed, nearby)
-        if incident is None:
-            if not any(c.stance in OPENING_STANCES for c in claims):
-                continue  # commentary about a company with no controversy on record
-            incident = _open_incident(kb, family, claims, analysed, when)
-            nearby.append(incident)
-        updated, new_allegations, responses = _add_coverage(kb, incident, claims, analysed, when)
-        if updated != incident:
-            store.upsert_incident(updated)
-            nearby = [updated if i.id == updated.id else i for i in nearby]
-        final = _merge_overlapping(store, kb, updated)
-        assignment.incidents.append(final)
-        assignment.new_allegations += [AssignedClaim(claim=c, incident_id=final.id) for c in new_allegations]
-        assignment.responses += [AssignedClaim(claim=c, incident_id=final.id) for c in responses]
-        log.info(
-            "event=incident-assigned article=%s incident=%s new_allegations=%d responses=%d",
-            analysed.id,
-            final.id,
-            len(new_allegations),
-            len(responses),
-        )
+        # One accused party at a time across every worker: read, decide and write without another
+        # process updating the same incidents in between.
+        with store.incident_lock(family):
+            _assign_family(store, kb, family, claims, analysed, when, assignment)
     return assignment
+
+
+def _assign_family(
+    store: Store,
+    kb: KnowledgeBase,
+    family: str,
+    claims: list[Claim],
+    analysed: AnalysedArticle,
+    when: datetime,
+    assignment: IncidentAssignment,
+) -> None:
+    nearby = store.list_incidents(since=when - WINDOW, until=when + WINDOW)
+    incident = _best_incident(store, kb, family, claims, analysed, nearby)
+    if incident is None:
+        if not any(c.stance in OPENING_STANCES for c in claims):
+            return  # commentary about a company with no controversy on record
+        incident = _open_incident(kb, family, claims, analysed, when)
+    updated, new_allegations, responses = _add_coverage(kb, incident, claims, analysed, when)
+    if updated != incident:
+        store.upsert_incident(updated)
+    final = _merge_overlapping(store, kb, updated)
+    assignment.incidents.append(final)
+    assignment.new_allegations += [AssignedClaim(claim=c, incident_id=final.id) for c in new_allegations]
+    assignment.responses += [AssignedClaim(claim=c, incident_id=final.id) for c in responses]
+    log.info(
+        "event=incident-assigned article=%s incident=%s new_allegations=%d responses=%d",
+        analysed.id,
+        final.id,
+        len(new_allegations),
+        len(responses),
+    )
 
 
 def family_key(kb: KnowledgeBase, subject: str | None, subject_name: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 
 from search.backends.admin import ApiToken, Correction
@@ -168,6 +169,13 @@ class Store(ABC):
     @abstractmethod
     def list_corrections(self, article_id: str | None = None) -> list[Correction]:
         """Corrections (of one article, or all), in the order they were made."""
+
+    # Coordination ------------------------------------------------------------------------------
+    def incident_lock(self, key: str) -> AbstractContextManager[None]:
+        """Hold an exclusive lock named `key` across every process using this store (incident
+        assignment takes one per accused party, so concurrent workers cannot lose each other's
+        updates). Raises StoreUnavailable when it cannot be had within the store's lock timeout."""
+        raise CapabilityError(f"{type(self).__name__} cannot lock")
 
     # Index maintenance ------------------------------------------------------------------------
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:

@@ -77,6 +77,7 @@ CLAIM_FILTERS = ("type", "stance", "depth")
 FACET_SIZE = 20
 PAGE = 1000
 MAX_TERMS = 60_000  # below Elasticsearch's index.max_terms_count default (65,536)
+LOCK_STALE_SECONDS = 120  # an incident lock this old belongs to a dead worker
 
 ANALYSIS = {
     "analyzer": {
@@ -139,8 +140,10 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         prefix: str = "shellwatch",
         kb: KnowledgeBase | None = None,
         client: Elasticsearch | None = None,
+        lock_timeout: float = 30.0,
     ):
         self.url = url
+        self.lock_timeout = lock_timeout
         self.prefix = prefix
         self.kb: KnowledgeBase = kb if kb is not None else EmptyKnowledgeBase()
         self.es = client or get_es_client(url)
@@ -152,6 +155,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         self.alerts_index = f"{prefix}-alerts"
         self.deliveries_index = f"{prefix}-deliveries"
         self.dead_letters_index = f"{prefix}-dead-letters"
+        self.locks_index = f"{prefix}-locks"
         try:
             self._probe_version()
             self._ensure_indices()
@@ -207,6 +211,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                     "seq": {"type": "long"},
                     "payload": UNINDEXED,
                 },
+                self.locks_index: {"key": {"type": "keyword"}, "acquired_at": {"type": "double"}},
                 self.dead_letters_index: {
                     "id": {"type": "keyword"},
                     "failed_at": {"type": "date"},
@@ -689,6 +694,42 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
     def delete_dead_letter(self, letter_id: str) -> None:
         with self._errors(), suppress(NotFoundError):
             self.es.delete(index=self.dead_letters_index, id=letter_id, refresh=True)
+
+    # Coordination -------------------------------------------------------------------------------
+    @contextmanager
+    def incident_lock(self, key: str) -> Iterator[None]:
+        """A lock document created with op_type=create (only one creator wins) in `<prefix>-locks`;
+        deleted on release. A lock older than LOCK_STALE_SECONDS belongs to a dead worker and is
+        broken."""
+        lock_id = stable_id("lock", key)
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            with self._errors():
+                try:
+                    self.es.create(
+                        index=self.locks_index,
+                        id=lock_id,
+                        refresh=True,
+                        document={"key": key, "acquired_at": time.time()},
+                    )
+                    break
+                except ConflictError:
+                    with suppress(NotFoundError):
+                        held = self.es.get(index=self.locks_index, id=lock_id)["_source"]
+                        if time.time() - held["acquired_at"] > LOCK_STALE_SECONDS:
+                            log.warning("event=stale-lock-broken key=%s", key)
+                            self.es.delete(index=self.locks_index, id=lock_id, refresh=True)
+                            continue
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable(
+                    f"incident lock {key!r} held elsewhere for more than {self.lock_timeout:g}s"
+                )
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            with self._errors(), suppress(NotFoundError):
+                self.es.delete(index=self.locks_index, id=lock_id, refresh=True)
 
     # Reindex ------------------------------------------------------------------------------------
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:

@@ -11,6 +11,7 @@ locked for too long raises StoreUnavailable so the caller retries later.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import sqlite3
 import threading
@@ -58,6 +59,7 @@ from shellwatch.domain import (
     Incident,
     Subscription,
     from_json,
+    stable_id,
     to_json,
 )
 
@@ -70,6 +72,7 @@ FACET_SIZE = 20
 FACET_NAMES = ("entity", "type", "depth", "stance", "lang", "source", "month")
 FACET_SAMPLE = 5_000  # above this many matches, facets count the most recently indexed ones
 RANK_WINDOW = 10_000  # BM25 ranks at most this many (the most recently indexed) matches
+LOCK_SLOTS = 4096  # incident_lock: distinct keys share a byte (and wait for each other) 1 in 4096
 CLAIM_FILTERS = ("type", "stance", "depth")
 
 SCHEMA_VERSION = 3
@@ -152,6 +155,7 @@ class SqliteStore(SqliteAdminMixin, Store):
         self.kb: KnowledgeBase = kb if kb is not None else EmptyKnowledgeBase()
         self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
+        self._thread_lock = threading.Lock()  # incident_lock within this process
         self._db = _connect(self.path, lock_timeout)
         self._highlighter = Highlighter()
         self._percolator: sqlite3.Connection | None = None
@@ -669,6 +673,38 @@ class SqliteStore(SqliteAdminMixin, Store):
 
     def delete_dead_letter(self, letter_id: str) -> None:
         self._write(lambda tx: tx.db.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,)))
+
+    # Coordination -------------------------------------------------------------------------------
+    @contextmanager
+    def incident_lock(self, key: str) -> Iterator[None]:
+        """A byte-range lock (fcntl.lockf) on `<database>.locks`, one byte per key hash: held across
+        processes on this machine, released by the OS if a worker dies. Threads of this process
+        queue on a threading lock first, since POSIX record locks are per process."""
+        deadline = time.monotonic() + self.lock_timeout
+        if not self._thread_lock.acquire(timeout=self.lock_timeout):
+            raise StoreUnavailable(f"incident lock {key!r} busy for more than {self.lock_timeout:g}s")
+        try:
+            if self.path == ":memory:":
+                yield
+                return
+            offset = int(stable_id("lock", key)[:8], 16) % LOCK_SLOTS
+            with open(f"{self.path}.locks", "a+b") as handle:
+                while True:
+                    try:
+                        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                        break
+                    except OSError:
+                        if time.monotonic() >= deadline:
+                            raise StoreUnavailable(
+                                f"incident lock {key!r} held elsewhere for more than {self.lock_timeout:g}s"
+                            ) from None
+                        time.sleep(0.01)
+                try:
+                    yield
+                finally:
+                    fcntl.lockf(handle, fcntl.LOCK_UN, 1, offset)
+        finally:
+            self._thread_lock.release()
 
     # Reindex ------------------------------------------------------------------------------------
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:

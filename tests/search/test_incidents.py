@@ -232,3 +232,43 @@ def test_titles_in_both_languages(kb) -> None:
         "ByteDance accused of being a wrapper around another vendor's API",
         "字节跳动 被指套壳 第三方接口",
     )
+
+
+def _process_in_child(path: str, index: int, start, results) -> None:
+    from nlp.knowledge_base import KnowledgeBase
+    from tests.search.conftest import ENTITIES
+
+    kb = KnowledgeBase(ENTITIES)
+    article = make_article(
+        f"Yi-34B accused, report {index}",
+        "Llama tensors.",
+        published=f"2023-11-1{index}",
+        url=f"https://outlet{index}.example/yi",
+        claims=[make_claim("yi-34b", obj="llama")],
+    )
+    with SqliteStore(path, kb=kb, lock_timeout=30) as store:
+        store.upsert_article(article)
+        start.wait(30)
+        assignment = assign_incidents(store, article, kb)
+    results.put(len(assignment.new_allegations))
+
+
+@pytest.mark.slow
+def test_concurrent_workers_open_one_incident_and_report_the_allegation_once(tmp_path) -> None:
+    import multiprocessing
+
+    path = str(tmp_path / "store.sqlite3")
+    SqliteStore(path).close()
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    workers = [context.Process(target=_process_in_child, args=(path, i, start, results)) for i in range(3)]
+    for process in workers:
+        process.start()
+    start.set()
+    for process in workers:
+        process.join(60)
+        assert process.exitcode == 0
+    assert sorted(results.get(timeout=5) for _ in workers) == [0, 0, 1]
+    with SqliteStore(path) as store:
+        (incident,) = store.list_incidents()
+        assert len(incident.article_ids) == 3

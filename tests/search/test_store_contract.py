@@ -628,3 +628,31 @@ def test_corrections_per_article_in_the_order_made(store: Store) -> None:
     store.save_correction(early.model_copy(update={"note": "checked"}))
     assert store.list_corrections("a1")[0].note == "checked"
     assert store.list_corrections("nothing") == []
+
+
+# Coordination -----------------------------------------------------------------------------------
+
+
+def test_incident_lock_is_exclusive_until_released(store: Store) -> None:
+    import threading
+    import time
+
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with store.incident_lock("01-ai"):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(5)
+    threading.Timer(0.4, release.set).start()
+    started = time.monotonic()
+    with store.incident_lock("01-ai"):
+        waited = time.monotonic() - started
+    thread.join(5)
+    assert waited >= 0.3
+    with store.incident_lock("01-ai"):  # released again
+        pass
