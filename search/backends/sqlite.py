@@ -235,19 +235,21 @@ class SqliteStore(SqliteAdminMixin, Store):
             except Exception as exc:  # one bad document must not fail the batch
                 result.failures[article.id] = f"{type(exc).__name__}: {exc}"
 
-        def work(tx: _Tx) -> None:
+        def work(tx: _Tx) -> BulkResult:
+            # A fresh tally per attempt: _write may run this again after a busy rollback.
+            tally = result.model_copy(deep=True)
             for article_id, rows in prepared:
                 tx.db.execute("SAVEPOINT doc")
                 try:
-                    result.new += _upsert_article(tx.db, *rows)
-                    result.indexed += 1
+                    tally.new += _upsert_article(tx.db, *rows)
+                    tally.indexed += 1
                 except sqlite3.IntegrityError as exc:
                     tx.db.execute("ROLLBACK TO doc")
-                    result.failures[article_id] = f"IntegrityError: {exc}"
+                    tally.failures[article_id] = f"IntegrityError: {exc}"
                 tx.db.execute("RELEASE doc")
+            return tally
 
-        self._write(work)
-        return result
+        return self._write(work)
 
     def get_article(self, article_id: str) -> AnalysedArticle | None:
         with self._read() as db:
