@@ -74,6 +74,10 @@ def search(settings, query, limit, as_json):
             f"{hit.score:.2f}",
         )
     _print(table)
+    if result.facet_sample:
+        click.echo(
+            f"(facets count the {result.facet_sample:,} most recently indexed of {result.total:,} matches)"
+        )
     for name in ("entity", "type", "stance", "lang", "month"):
         values = result.facets.get(name, [])[:8]
         if values:
