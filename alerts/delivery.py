@@ -87,7 +87,7 @@ class SendJob:
 @dataclass(frozen=True)
 class ChannelStatus:
     channel: str
-    state: str  # "ok", "pending", "retrying", "failing" or "refused"
+    state: str  # "ok", "idle" (nothing sent yet), "pending", "retrying", "failing" or "refused"
     attempts: int = 0
     last_error: str | None = None
     since: datetime | None = None  # for failing: when the oldest undelivered alert was raised
@@ -277,34 +277,44 @@ def next_attempt_at(state: DeliveredAlert) -> datetime:
 def channel_statuses(
     store: Store, subscription: Subscription, now: datetime | None = None
 ) -> list[ChannelStatus]:
-    """Per channel: ok, pending, retrying, failing (undelivered for a day) or refused, with the reason."""
+    """Per channel: ok, idle, pending, retrying, failing (undelivered for a day) or refused, with the reason."""
     now = now or datetime.now(UTC)
     by_channel: dict[str, list[DeliveredAlert]] = {}
     for state in store.list_deliveries(subscription_id=subscription.id):
         by_channel.setdefault(state.channel, []).append(state)
     statuses = []
     for channel in subscription.channels:
-        key = channel_key(channel)
-        states = by_channel.get(key, [])
-        undelivered = [s for s in states if s.delivered_at is None]
-        label = channel_label(channel)
-        refused = [s for s in undelivered if (s.last_error or "").startswith(PERMANENT_PREFIX)]
-        failing = [s for s in undelivered if s.last_error and s not in refused]
-        if refused and not failing:
-            latest = max(refused, key=lambda s: s.alert.created_at)
-            statuses.append(ChannelStatus(label, "refused", latest.attempts, latest.last_error))
-        elif failing:
-            oldest = min(failing, key=lambda s: s.alert.created_at)
-            latest = max(failing, key=lambda s: s.alert.created_at)
-            state = "failing" if now - oldest.alert.created_at >= FAILING_AFTER else "retrying"
-            statuses.append(
-                ChannelStatus(label, state, latest.attempts, latest.last_error, oldest.alert.created_at)
-            )
-        elif undelivered:
-            statuses.append(ChannelStatus(label, "pending", 0))
-        else:
-            statuses.append(ChannelStatus(label, "ok", 0))
+        states = by_channel.get(channel_key(channel), [])
+        statuses.append(_status(channel, states, now))
     return statuses
+
+
+def _status(channel: Channel, states: list[DeliveredAlert], now: datetime) -> ChannelStatus:
+    """Judged by the newest alert: an endpoint that works again is ok, whatever failed before."""
+    label = channel_label(channel)
+    if channel.kind is ChannelKind.FEED:
+        return ChannelStatus(label, "ok")
+    if not states:
+        return ChannelStatus(label, "idle")
+    newest = max(states, key=lambda s: s.alert.created_at)
+    if newest.delivered_at is not None:
+        return ChannelStatus(label, "ok", newest.attempts)
+    if (newest.last_error or "").startswith(PERMANENT_PREFIX):
+        return ChannelStatus(label, "refused", newest.attempts, newest.last_error)
+    if not newest.last_error:
+        return ChannelStatus(label, "pending")
+    # Failing since the first failure after the last success.
+    last_ok = max((s.alert.created_at for s in states if s.delivered_at is not None), default=None)
+    failing = [
+        s
+        for s in states
+        if s.delivered_at is None
+        and (s.last_error or "").startswith(TRANSIENT_PREFIX)
+        and (last_ok is None or s.alert.created_at > last_ok)
+    ]
+    since = min(s.alert.created_at for s in failing)
+    state = "failing" if now - since >= FAILING_AFTER else "retrying"
+    return ChannelStatus(label, state, newest.attempts, newest.last_error, since)
 
 
 # Test delivery -----------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ same way), and the whole exchange is bounded by `settings.webhook_timeout_second
 from __future__ import annotations
 
 import json
+import ssl
 import time
+from functools import cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -47,9 +49,9 @@ def send_webhook(
     }
     if alert_id:
         headers["X-ShellWatch-Alert"] = alert_id  # lets receivers drop duplicates on their side too
-    deadline = time.monotonic() + settings.webhook_timeout_seconds
     # trust_env=False: an environment proxy would connect to targets we did not check.
-    with httpx.Client(trust_env=False, follow_redirects=False) as client:
+    with httpx.Client(trust_env=False, follow_redirects=False, verify=_tls_context()) as client:
+        deadline = time.monotonic() + settings.webhook_timeout_seconds
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             target = resolve_target(settings, current)
@@ -104,6 +106,12 @@ def _post(
             f"webhook {target.host} unreachable: {exc or type(exc).__name__}"
         ) from exc
     return response
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building one per request costs more than the request."""
+    return ssl.create_default_context()
 
 
 def _snippet(response: httpx.Response) -> str:

@@ -54,7 +54,8 @@ def alert_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "webhook_allow": ["127.0.0.1"],
-            "webhook_timeout_seconds": 1.0,
+            # Generous for a loaded CI machine; the slow receiver answers after Receiver.slow_seconds.
+            "webhook_timeout_seconds": 2.0,
             "public_url": "https://shellwatch.example",
         }
     )
@@ -92,7 +93,7 @@ class Receiver:
 
     base_url: str
     requests: list[ReceivedRequest] = field(default_factory=list)
-    slow_seconds: float = 3.0
+    slow_seconds: float = 5.0
 
     def url(self, path: str) -> str:
         return self.base_url + path

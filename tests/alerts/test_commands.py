@@ -70,7 +70,7 @@ def test_subscribe_list_pause_resume_show_delete(
 
     shown = json.loads(run("subscriptions", "show", identifier, "--json").output)
     assert shown["secret"] and shown["links"]["feed"].startswith("http://127.0.0.1:8000/feeds/")
-    assert [s["state"] for s in shown["channel_status"]] == ["ok", "ok", "ok"]
+    assert [s["state"] for s in shown["channel_status"]] == ["idle", "idle", "ok"]  # nothing sent yet
 
     tested = run("subscriptions", "test", identifier)
     assert tested.exit_code == 0, tested.output

@@ -107,7 +107,9 @@ def test_slack_summary_lists_every_alert(
     slack = make_subscription([webhook(receiver.url("/ok"), "slack")], name="slack daily", frequency="daily")
     store.save_subscription(slack)
     alerts = two_allegations(store, kb)
-    [sent] = send_due_summaries(alert_settings, store, now=max(a.created_at for a in alerts) + timedelta(days=1))
+    [sent] = send_due_summaries(
+        alert_settings, store, now=max(a.created_at for a in alerts) + timedelta(days=1)
+    )
     assert sent.error is None and sent.alerts == 2
 
     body = receiver.requests[0].json()
@@ -116,4 +118,6 @@ def test_slack_summary_lists_every_alert(
     sections = [block["text"]["text"] for block in body["blocks"] if block["type"] == "section"]
     assert len(sections) == 2
     assert any("Doubao" in text for text in sections) and any("Yi-34B" in text for text in sections)
-    assert body["blocks"][-1]["type"] == "context" and "unsubscribe" in body["blocks"][-1]["elements"][0]["text"]
+    assert (
+        body["blocks"][-1]["type"] == "context" and "unsubscribe" in body["blocks"][-1]["elements"][0]["text"]
+    )
