@@ -305,3 +305,30 @@ def test_running_month_says_it_is_partial(december_store, kb) -> None:
     markdown = render(digest, "md").decode("utf-8")
     assert "> 本月尚未结束：数据覆盖 2024-02-01 至 2024-02-10。" in markdown
     assert "本月尚未结束" in render(digest, "html").decode("utf-8")
+
+
+def test_chinese_chart_labels_have_glyphs(december_zh, monkeypatch) -> None:
+    """matplotlib warns "Glyph … missing from font(s)" when it draws a box: none may be drawn."""
+    import warnings
+
+    from digests.charts import incident_timeline_chart, weekly_allegations_chart
+    from digests.fonts import CjkFont
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert weekly_allegations_chart(december_zh).startswith(b"\x89PNG")
+        assert incident_timeline_chart(december_zh).startswith(b"\x89PNG")
+    # The same chart with a Latin-only font as the "CJK" font draws boxes, and the check sees it.
+    monkeypatch.setattr("digests.charts.require_cjk_font", lambda: CjkFont("DejaVu Sans", ""))
+    with pytest.warns(UserWarning, match="missing from font"):
+        weekly_allegations_chart(december_zh)
+
+
+def test_no_cjk_font_is_a_clear_error_not_empty_boxes(december_zh, december, monkeypatch) -> None:
+    monkeypatch.setattr("digests.fonts.find_cjk_font", lambda: None)
+    with pytest.raises(
+        DigestError, match="no CJK font found; install a CJK font, e.g. `apt-get install fonts-noto-cjk`"
+    ):
+        render(december_zh, "html")
+    assert render(december_zh, "md").startswith("# ShellWatch 月度简报".encode())  # text formats need no font
+    assert b"chart-weekly" in render(december, "html")  # English charts need no CJK font either
