@@ -184,9 +184,15 @@ def print_report(console: Console, report: DemoReport) -> None:
 def serve_web(console: Console, settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
+    from search import open_store
     from web.app import create_app
+    from web.auth import create_token
 
+    # Subscribing and correcting need a write token; the demo makes one so the browser can do both.
+    with open_store(settings) as store:
+        _, secret = create_token(store, f"demo {datetime.now(UTC):%Y-%m-%d %H:%M}")
     console.print(f"\n[bold]Web app with the demo data:[/bold] http://{host}:{port}/  (Ctrl-C stops it)")
+    console.print(f"To subscribe and correct claims, sign in at http://{host}:{port}/token with: {secret}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
