@@ -87,7 +87,8 @@ def _post(
     address = f"[{target.address}]" if target.address.version == 6 else str(target.address)
     pinned = urlunsplit((parts.scheme, f"{address}:{target.port}", parts.path or "/", parts.query, ""))
     default_port = 443 if target.scheme == "https" else 80
-    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    host = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal keeps its brackets
+    host_header = host if target.port == default_port else f"{host}:{target.port}"
     request = client.build_request(
         "POST",
         pinned,

@@ -7,9 +7,11 @@ Every server binds a free 127.0.0.1 port and stops when the test ends; WEBHOOK_A
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -139,11 +141,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def running_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
+    """A receiver on a free port of `host` (an IPv4 or IPv6 address), stopped on exit."""
     handler = type("Handler", (_Handler,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    recorded = Receiver(f"http://127.0.0.1:{server.server_address[1]}")
+    server_class = type(
+        "Server",
+        (ThreadingHTTPServer,),
+        {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET},
+    )
+    server = server_class((host, 0), handler)
+    netloc = f"[{host}]" if ":" in host else host
+    recorded = Receiver(f"http://{netloc}:{server.server_address[1]}")
     handler.receiver = recorded
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -153,6 +162,12 @@ def receiver() -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as recorded:
+        yield recorded
 
 
 # An SMTP server ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+from contextlib import ExitStack
 
 import jsonschema
 import pytest
@@ -22,6 +23,7 @@ from tests.alerts.conftest import (
     make_claim,
     make_incident,
     make_subscription,
+    running_receiver,
     webhook,
 )
 
@@ -167,3 +169,19 @@ def test_slack_format(alert_settings: Settings, receiver: Receiver) -> None:
     section = body["blocks"][0]["text"]["text"]
     assert "&lt;is&gt; Llama &amp; co" in section  # Slack mrkdwn escaping
     assert f"<{view.links['incident']}|" in section
+
+
+def test_ipv6_target(alert_settings: Settings) -> None:
+    with ExitStack() as stack:
+        try:
+            ipv6 = stack.enter_context(running_receiver("::1"))
+        except OSError as exc:
+            pytest.skip(f"no IPv6 loopback on this host: {exc}")
+        url = ipv6.url("/ok?x=1")
+        with pytest.raises(ForbiddenTargetError, match="loopback"):
+            send_webhook(alert_settings, url, SECRET, {"x": 1})  # allowing 127.0.0.1 does not allow ::1
+        allowed = alert_settings.model_copy(update={"webhook_allow": ["::1"]})
+        assert send_webhook(allowed, url, SECRET, {"x": 1}) == 200
+        [request] = ipv6.requests
+        assert request.path == "/ok?x=1" and request.headers["Host"] == ipv6.base_url.removeprefix("http://")
+        assert verify(SECRET, request.headers, request.body)
