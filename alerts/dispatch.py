@@ -6,8 +6,8 @@ assignment says is new becomes an alert: a new incident or a new allegation in a
 subscriptions that ask for those stances. An article that repeats a known allegation is in
 neither list and raises nothing.
 
-Each alert's id is derived from the subscription and the allegation, and `store.record_alert`
-accepts an id only once, so processing the same article twice, or a task retried after a crash,
+Each alert's id is derived from the subscription, the incident and the allegation, and
+`store.record_alert` accepts an id only once, so processing the same article twice, or a task retried after a crash,
 yields one alert. Right after recording, a pending delivery per channel is stored: a crash between
 planning and sending leaves work that `alerts.delivery.retry_failed_deliveries` finds.
 """
@@ -30,9 +30,7 @@ from shellwatch.domain import (
     ChannelKind,
     Claim,
     Incident,
-    Stance,
     Subscription,
-    alert_id,
     allegation_key,
     stable_id,
 )
@@ -70,7 +68,7 @@ def plan_alerts(
             if not claim_matches(subscription, claim, language, kb):
                 continue
             alert = Alert(
-                id=subscription_alert_id(subscription.id, claim),
+                id=subscription_alert_id(subscription.id, incident_id, claim),
                 subscription_id=subscription.id,
                 incident_id=incident_id,
                 article_id=analysed.id,
@@ -108,16 +106,16 @@ def _incident_and_claim(item: Any) -> tuple[str | None, Claim]:
     return item.incident_id, item.claim
 
 
-def subscription_alert_id(subscription_id: str, claim: Claim) -> str:
-    """The exactly-once key: per subscription and allegation; a response is keyed by its stance too.
+def subscription_alert_id(subscription_id: str, incident_id: str | None, claim: Claim) -> str:
+    """The exactly-once key: per subscription, incident and allegation (and stance, for a response).
 
-    A denial shares its allegation's key (same subject, type and object), so it gets the stance
-    added: a subscriber who asked for responses hears about the allegation, its denial and a later
-    admission once each.
+    The incident is part of the key because a controversy that flares up again months later is a
+    new incident and deserves its alert, though its allegation reads the same; incident ids are
+    derived from content, so a retry computes the same key. A denial shares its allegation's
+    subject, type and object, so a response is keyed by its stance too: a subscriber who asked for
+    responses hears about the allegation, its denial and a later admission once each.
     """
-    if claim.stance is Stance.ALLEGATION:
-        return alert_id(subscription_id, claim)
-    return stable_id("alert", subscription_id, allegation_key(claim), claim.stance)
+    return stable_id("alert", subscription_id, incident_id or "", allegation_key(claim), claim.stance)
 
 
 def record_pending_deliveries(store: Store, subscription: Subscription, alert: Alert) -> None:

@@ -158,3 +158,17 @@ def test_alerts_to_push_come_before_feed_only_alerts(store: SqliteStore, kb: Kno
     assert [s.id for s in store.match_subscriptions(make_article([make_claim()]))][-1] == pushed.id
     assert [a.subscription_id for a in alerts][0] == pushed.id
     assert len(alerts) == 4
+
+
+def test_same_allegation_in_a_new_controversy_months_later_alerts_again(store: SqliteStore, kb: KnowledgeBase) -> None:
+    subscription = subscribe(store, "Yi watch", entities=["01-ai"])
+    [first] = process(store, kb, make_article([make_claim()]))
+    months_later = make_article(
+        [make_claim(evidence="A year on, researchers again say Yi-34B is Llama with renamed tensors.")],
+        url="https://news.example/yi-again-2024",
+        published_at=NOW + timedelta(days=365),
+    )
+    [second] = process(store, kb, months_later)
+    assert first.incident_id != second.incident_id
+    assert len(store.list_alerts(subscription.id)) == 2
+    assert process(store, kb, months_later) == []  # and that one only once too
