@@ -12,6 +12,7 @@ import base64
 import csv
 import io
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
@@ -58,6 +59,8 @@ def render_html(digest: Digest) -> bytes:
 
 
 def render_pdf(digest: Digest) -> bytes:
+    # WeasyPrint logs each of its steps (and its own stylesheets at import) at INFO; for us it is one.
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     from weasyprint import HTML
 
     html = _html(digest)
