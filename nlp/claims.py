@@ -142,6 +142,7 @@ class SentenceCues:
     history: bool
     third_party: bool
     analysis: bool
+    cleared: bool  # "no evidence that …", "没有证据": a third party clears the subject
 
 
 @dataclass
@@ -192,6 +193,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         ("history", data["history"]),
         ("third", data["third_parties"]),
         ("analysis", data["analysis"]),
+        ("cleared", data["cleared"]),
     ):
         combined += [((kind,), p) for p in patterns]
     return ClaimLexicon(
@@ -324,9 +326,14 @@ class ClaimExtractor:
                     if subject_mentions:
                         last_subject, last_subject_sentence = subject_mentions[0], index
                         continue
-            topical = [m for m in in_sentence if m.type is not EntityType.PERSON and not self._is_source(m)]
+            topical = [m for m in in_sentence if m.type is not EntityType.PERSON]
             if topical:
-                last_subject, last_subject_sentence = topical[0], index
+                # "零一万物发布了Yi-34B。…该模型…": later sentences talk about the model, and about
+                # a source (Llama, GPT-4) only when nothing else is named.
+                ranked = sorted(
+                    topical, key=lambda m: (self._is_api_source(m), m.type is not EntityType.MODEL)
+                )
+                last_subject, last_subject_sentence = ranked[0], index
         return found
 
     def _with_products(
@@ -375,7 +382,7 @@ class ClaimExtractor:
         local = [
             Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
         ]
-        speaker, speaker_span = self._speaker(sentence, text[start:end], local)
+        speaker, speaker_span, name_span = self._speaker(sentence, text[start:end], local)
         claims: dict[ClaimType, tuple[Hit, Mention | None]] = {}
         decisive = {h.type for h in hits if h.strength != "weak"}
         for hit in hits:
@@ -407,9 +414,7 @@ class ClaimExtractor:
                 hit, _ = claims[claim_type]
                 if claim_type in generic_only and any(t != claim_type and t in specific for t in claims):
                     del claims[claim_type]
-        if ClaimType.SELF_DEVELOPED in claims and len(claims) > 1:
-            del claims[ClaimType.SELF_DEVELOPED]
-        results = []
+        results: list[FoundClaim] = []
         for claim_type, (hit, target) in sorted(claims.items(), key=lambda item: item[1][0].start):
             results.extend(
                 self._build_claim(
@@ -422,10 +427,19 @@ class ClaimExtractor:
                     carried,
                     speaker,
                     speaker_span,
+                    name_span,
                     cues,
                     lang,
                 )
             )
+        # With a named mechanism in the sentence, a self_developed claim stays only as the party's
+        # own positive statement ("从零训练，不存在套壳Llama的情况" → self_claim + denial).
+        if len({r.claim.type for r in results}) > 1:
+            results = [
+                r
+                for r in results
+                if r.claim.type is not ClaimType.SELF_DEVELOPED or r.claim.stance is Stance.SELF_CLAIM
+            ]
         return results
 
     def _cues(self, sentence: str) -> SentenceCues:
@@ -451,6 +465,7 @@ class ClaimExtractor:
             history="history" in kinds,
             third_party="third" in kinds,
             analysis="analysis" in kinds,
+            cleared="cleared" in kinds,
         )
 
     def _rank_hits(self, hits: list[Hit]) -> list[Hit]:
@@ -479,7 +494,13 @@ class ClaimExtractor:
             # A known source (Llama, GPT-4, OpenAI) named at the cue is the object before anything else.
             return min(
                 inside_or_after,
-                key=lambda m: (not self._is_source(m), m.start < hit.start, abs(m.start - hit.end)),
+                # a model before its company ("Meta's Llama" → llama)
+                key=lambda m: (
+                    not self._is_source(m),
+                    m.type is not EntityType.MODEL,
+                    m.start < hit.start,
+                    abs(m.start - hit.end),
+                ),
             )
         preceding = [
             m
@@ -506,7 +527,7 @@ class ClaimExtractor:
 
     def _speaker(
         self, sentence: str, original: str, mentions: list[Mention]
-    ) -> tuple[str | None, tuple[int, int] | None]:
+    ) -> tuple[str | None, tuple[int, int] | None, tuple[int, int] | None]:
         """Who states the sentence: the phrase before a speech verb, or after "according to"."""
         span = None
         after = self.lex.speaker_after.search(sentence)
@@ -522,28 +543,31 @@ class ClaimExtractor:
                 e = verb.start()
                 s = _clause_start(sentence, e)
                 if e - s >= 2:
-                    location = self.lex.speaker_location.search(sentence, s, e)
-                    if location and location.start() - s >= 2:
-                        e = location.start()
                     span = (s, e)
                     break
         if span is None:
-            return None, None
+            return None, None, None
         s, e = span
+        # The whole phrase before the verb is the speaker's ("有开发者在Hugging Face上"), its
+        # place ("在Hugging Face上") is no part of the name.
+        clause = span
+        location = self.lex.speaker_location.search(sentence, s, e)
+        if location and location.start() - s >= 2:
+            e = location.start()
         trimmed = SPEAKER_TRIM.match(sentence, s)
         if trimmed and trimmed.end() < e:
             s = trimmed.end()
         while e > s and sentence[e - 1] in " ,，、":
             e -= 1
         if e - s < 1 or e - s > 60:
-            return None, None
+            return None, None, None
         inside = [m for m in mentions if m.start >= s and m.end <= e]
         if inside:
             people = [m for m in inside if m.type is EntityType.PERSON]
-            return (people or inside)[0].name, (s, e)
+            return (people or inside)[0].name, clause, (s, e)
         if self.lex.anaphora.fullmatch(sentence[s:e].strip()):
-            return None, (s, e)
-        return original[s:e].strip(), (s, e)
+            return None, clause, (s, e)
+        return original[s:e].strip(), clause, (s, e)
 
     def _build_claim(
         self,
@@ -556,19 +580,25 @@ class ClaimExtractor:
         carried: Mention | None,
         speaker: str | None,
         speaker_span: tuple[int, int] | None,
+        name_span: tuple[int, int] | None,
         cues: SentenceCues,
         lang: Language,
     ) -> list[FoundClaim]:
-        speaker_mentions = [
+        clause_mentions = [
             m for m in mentions if speaker_span and m.start >= speaker_span[0] and m.end <= speaker_span[1]
         ]
-        subject, carried_subject = self._subject(hit, target, mentions, speaker_mentions, carried)
+        speaker_mentions = [
+            m for m in mentions if name_span and m.start >= name_span[0] and m.end <= name_span[1]
+        ]
+        subject, carried_subject = self._subject(
+            hit, target, mentions, clause_mentions, speaker_mentions, carried
+        )
         if subject is None:
             return []
         if target is not None and target.entity_id == subject.entity_id and target.name == subject.name:
             target = None
         negated = self._negated(sentence, hit, lang, cues)
-        party = self._speaker_party(sentence, speaker_span, speaker_mentions, subject)
+        party = self._speaker_party(sentence, name_span, speaker_mentions, subject)
         stance, explicit = self._stance(claim_type, hit, negated, cues, party, sentence)
         confidence = 0.5
         confidence += {"strong": 0.2, "generic": 0.15, "weak": 0.05}[hit.strength]
@@ -595,9 +625,13 @@ class ClaimExtractor:
         hit: Hit,
         target: Mention | None,
         mentions: list[Mention],
+        clause_mentions: list[Mention],
         speaker_mentions: list[Mention],
         carried: Mention | None,
     ) -> tuple[Mention | None, bool]:
+        """The subject: named in the sentence outside the speaker's phrase; else the speaker's own
+        party; else the subject carried over from an earlier sentence."""
+
         def same(a: Mention, b: Mention | None) -> bool:
             return b is not None and a.start == b.start
 
@@ -606,14 +640,14 @@ class ClaimExtractor:
             for m in mentions
             if m.type is not EntityType.PERSON
             and not same(m, target)
-            and not any(same(m, s) for s in speaker_mentions)
+            and not any(same(m, s) for s in clause_mentions)
         ]
         if options:
             # The subject is named before the cue; a source (Llama, GPT-4, OpenAI) only when nothing
             # else is named.
-            before = [m for m in options if m.start < hit.start] or options
-            own = [m for m in before if not self._is_source(m)]
-            chosen = own[-1] if own else before[-1]
+            # The subject comes first in the sentence ("X被指…", "Researchers found that X …").
+            own = [m for m in options if not self._is_source(m)]
+            chosen = own[0] if own else options[0]
             pool = options
             # "零一万物的Yi-34B" / "01.AI's Yi-34B": the model is the more precise subject.
             if chosen.type is EntityType.ORG:
@@ -693,7 +727,7 @@ class ClaimExtractor:
             return "third"
         if self.lex.self_speakers.search(words) or self.lex.anaphora.fullmatch(words.strip()):
             return "self"
-        return "third" if speaker_mentions else None
+        return "third"
 
     def _stance(
         self,
@@ -708,6 +742,8 @@ class ClaimExtractor:
         stances = cues.stances
         third = party == "third" or (party is None and cues.third_party)
         own = party == "self"
+        if cues.cleared and not own:
+            return Stance.ANALYSIS, True
         if negated:
             if claim_type is ClaimType.SELF_DEVELOPED:
                 if own and not stances.get(Stance.DENIAL):

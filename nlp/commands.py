@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -33,7 +35,8 @@ def analyze(settings: Settings, source, as_json: bool) -> None:
 
 def print_analysis(analysis: Analysis) -> None:
     """The analysis as readable tables."""
-    console = Console(soft_wrap=False)
+    # Piped output gets a wide table rather than the 80 columns Rich assumes off a terminal.
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
     verdict = "relevant" if analysis.relevant else "not relevant"
     console.print(f"language: {analysis.language.value}   {verdict} (relevance {analysis.relevance:.2f})")
     if analysis.event_dates:
@@ -55,8 +58,9 @@ def print_analysis(analysis: Analysis) -> None:
     console.print(entities if analysis.entities else "no entities found")
 
     claims = Table(title="Claims", show_lines=True)
-    for column in ("subject", "type", "depth", "stance", "object", "speaker", "conf.", "evidence"):
-        claims.add_column(column, overflow="fold")
+    for column in ("subject", "type", "depth", "stance", "object", "speaker", "conf."):
+        claims.add_column(column, no_wrap=True)
+    claims.add_column("evidence", overflow="fold", min_width=30)
     for claim in analysis.claims:
         claims.add_row(
             claim.subject_name + ("" if claim.subject else " (unlinked)"),

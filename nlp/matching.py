@@ -126,6 +126,7 @@ class UnknownModelFinder:
         self._generic = frozenset(fold(word) for word in data["generic_prefixes"])
         self._generic_names = frozenset(name_key(word) for word in data["generic_names"])
         self._function_chars = frozenset(data["function_characters"])
+        self._reject = re.compile(data["product_reject"])
 
     def find(self, text: str, known: list[Mention]) -> list[Mention]:
         taken = Spans((m.start, m.end) for m in known)
@@ -172,6 +173,7 @@ class ProductNameFinder:
         ]
         self._stop = frozenset(name_key(word) for word in data["product_stoplist"])
         self._function_chars = frozenset(data["function_characters"])
+        self._reject = re.compile(data["product_reject"])
 
     def find(self, text: str, known: list[Mention]) -> list[Mention]:
         taken = Spans((m.start, m.end) for m in known)
@@ -187,6 +189,8 @@ class ProductNameFinder:
                     continue
                 if not surface.startswith("某") and any(c in self._function_chars for c in surface):
                     continue  # a phrase (原因是其, 这款模型), not a name
+                if self._reject.search(surface):
+                    continue
                 taken.add(start, end)
                 kind = EntityType.ORG if ORG_SUFFIX.search(surface) else EntityType.MODEL
                 found.append(Mention(start, end, surface, None, kind, surface))

@@ -41,7 +41,7 @@ class RelevanceModel:
         )
 
     def features(self, folded: str, claims: list[Claim], linked_entities: int) -> dict[str, float]:
-        reported = [c for c in claims if c.stance is not Stance.ANALYSIS]
+        reported = claims
         topic_hits = min(len(self.topic.finditer(folded)), 6)
         return {
             "claims": float(min(len(reported), 4)),

@@ -106,8 +106,8 @@ def detect_language(text: str, hint: Language | str | None = None) -> Language:
     latin = len(LATIN.findall(sample))
     if han == 0 and latin == 0 and hint is not None:
         return Language(hint)
-    # A Han character carries about as much as a four-letter English word.
-    return Language.ZH if han * 4 >= latin * 0.5 and han > 0 else Language.EN
+    # A Han character carries about as much as three English letters.
+    return Language.ZH if han > 0 and han * 3 >= latin else Language.EN
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,109 @@
+"""Claim extraction on real-looking sentences in both languages and both Chinese scripts."""
+
+from __future__ import annotations
+
+import pytest
+
+from shellwatch.domain import ClaimType, Language, Stance
+
+
+def claims_of(analyzer, text):
+    return {
+        (c.subject or c.subject_name, c.type.value, c.stance.value, c.object)
+        for c in analyzer.analyze(text).claims
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # simplified, traditional and English wording of the same allegation
+        (
+            "零一万物的Yi-34B被指沿用了Llama的架构，只是将两个张量改名。",
+            ("yi-34b", "llama_based", "allegation", "llama"),
+        ),
+        (
+            "零一萬物的Yi-34B被指沿用了Llama的架構，只是將兩個張量改名。",
+            ("yi-34b", "llama_based", "allegation", "llama"),
+        ),
+        (
+            "Yi-34B was accused of copying Meta's Llama architecture.",
+            ("yi-34b", "llama_based", "allegation", "llama"),
+        ),
+        # negation by the accused is a denial of that type
+        (
+            "字节跳动强调，豆包大模型的训练数据中没有使用任何OpenAI模型生成的数据。",
+            ("doubao", "api_distilled", "denial", "openai"),
+        ),
+        (
+            "ByteDance said Doubao was not trained on OpenAI outputs.",
+            ("doubao", "api_distilled", "denial", "openai"),
+        ),
+        # admission
+        (
+            "MedAxis later confirmed that the model is a fine-tune of Llama 2.",
+            ("MedAxis", "fine_tuned", "admission", "llama-2"),
+        ),
+        # the party's own statement
+        (
+            "百川智能创始人王小川表示，Baichuan 2系列是百川从头训练的。",
+            ("baichuan-2", "self_developed", "self_claim", None),
+        ),
+        # an unknown model is still a subject, reported unlinked
+        ("网友发现，星河-34B直接调用OpenAI接口。", ("星河-34B", "api_wrapper", "allegation", "openai")),
+        # a third party clearing the subject is analysis
+        (
+            "There is no evidence that Doubao was trained on OpenAI outputs, an analyst said.",
+            ("doubao", "api_distilled", "analysis", "openai"),
+        ),
+    ],
+)
+def test_claim(analyzer, text, expected):
+    assert expected in claims_of(analyzer, text)
+
+
+def test_history_is_not_a_claim(analyzer):
+    assert analyzer.analyze("Llama 2's SwiGLU was inspired by PaLM.").claims == []
+    assert analyzer.analyze("ERNIE受到BERT的启发，基于Transformer架构。").claims == []
+
+
+def test_subject_carried_from_an_earlier_sentence(analyzer):
+    analysis = analyzer.analyze(
+        "零一万物上周发布了Yi-34B。有开发者在Hugging Face上指出，该模型与Llama的张量只是被改名。"
+    )
+    assert ("yi-34b", "llama_based", "allegation", "llama") in {
+        (c.subject, c.type.value, c.stance.value, c.object) for c in analysis.claims
+    }
+
+
+def test_claim_fields_follow_the_domain(analyzer):
+    analysis = analyzer.analyze("Foo-34B is a thin wrapper around the OpenAI API, users found.")
+    claim = analysis.claims[0]
+    assert claim.type is ClaimType.API_WRAPPER and claim.depth == 1
+    assert claim.stance is Stance.ALLEGATION
+    assert claim.subject is None and claim.subject_name == "Foo-34B"
+    assert claim.evidence == "Foo-34B is a thin wrapper around the OpenAI API, users found."
+    assert 0 < claim.confidence <= 1
+    unknown = [e for e in analysis.entities if not e.linked]
+    assert [(e.name, e.id) for e in unknown] == [("Foo-34B", None)]
+    assert analysis.language is Language.EN and analysis.relevant
+
+
+def test_unknown_chinese_model_name_is_an_unlinked_entity(analyzer):
+    analysis = analyzer.analyze("某公司推出了天穹大模型，号称完全自研。")
+    assert ("天穹大模型", False) in {(e.name, e.linked) for e in analysis.entities}
+
+
+def test_claims_are_merged_per_subject(analyzer):
+    text = (
+        "Yi-34B was accused of copying Llama. Critics also accused Yi-34B of copying Llama, researchers said."
+    )
+    claims = analyzer.analyze(text).claims
+    keys = [(c.subject, c.type, c.object, c.stance) for c in claims]
+    assert len(keys) == len(set(keys))
+    assert ("yi-34b", ClaimType.LLAMA_BASED, "llama", Stance.ALLEGATION) in keys
+
+
+def test_irrelevant_news_has_no_claims(analyzer):
+    analysis = analyzer.analyze("百度发布了新款手机，售价3999元。The chip maker's shares rose 5% on Tuesday.")
+    assert analysis.claims == [] and not analysis.relevant
