@@ -74,6 +74,7 @@ def weekly_allegations_chart(digest: Digest) -> bytes:
             axes.set_xlabel(labels["chart_weekly_week"])
             axes.set_ylabel(labels["chart_weekly_count"])
             axes.yaxis.get_major_locator().set_params(integer=True)
+            axes.set_ylim(0, max(bottoms) * 1.1 + 0.5)  # the tallest bar stays clear of the frame
             axes.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
             axes.spines[["top", "right"]].set_visible(False)
         return _png(figure)
@@ -99,7 +100,9 @@ def incident_timeline_chart(digest: Digest) -> bytes:
                 covered = [_day(item.published_at, start) for item in incident.coverage]
                 opened = max(_day(incident.started_at, start), 0.0)
                 axes.hlines(row, opened, max([opened, *covered]), color="#bdc3c7", linewidth=3, zorder=1)
-                axes.scatter(covered, [row] * len(covered), s=14, color="#95a5a6", zorder=2)
+                axes.scatter(
+                    covered, [row] * len(covered), s=14, color="#95a5a6", zorder=2, label=labels["coverage"]
+                )
                 for report in _marked_claims(incident, start, days):
                     marker, colour = STANCE_MARKS[report.stance]
                     axes.scatter(
@@ -119,7 +122,7 @@ def incident_timeline_chart(digest: Digest) -> bytes:
             axes.set_xlabel(labels["chart_timeline_date"])
             handles, texts = axes.get_legend_handles_labels()
             unique = dict(zip(texts, handles, strict=True))
-            order = [labels["stance_labels"][s.value] for s in Stance]
+            order = [labels["coverage"], *(labels["stance_labels"][s.value] for s in Stance)]
             unique = {text: unique[text] for text in order if text in unique}
             if unique:
                 axes.legend(
