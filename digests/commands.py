@@ -33,10 +33,16 @@ from shellwatch.config import Settings
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write here; '-' for stdout. Default: <data dir>/digests/shellwatch-digest-YYYY-MM-<lang>.<ext>.",
 )
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Also e-mail the file to SHELLWATCH_DIGEST_RECIPIENTS (once per recipient and file).",
+)
 @pass_settings
-def digest(settings: Settings, month: str, fmt: str, lang: str, output: Path | None) -> None:
+def digest(settings: Settings, month: str, fmt: str, lang: str, output: Path | None, send: bool) -> None:
     """Build the monthly controversy digest for MONTH (e.g. 2023-12) and print where it was written."""
-    from digests import DigestError, MonthError, parse_month, produce_digest, write_digest
+    from alerts.errors import DeliveryError
+    from digests import DigestError, MonthError, parse_month, produce_digest, send_digest, write_digest
     from nlp.knowledge_base import KnowledgeBaseError
     from search import StoreError
 
@@ -44,13 +50,22 @@ def digest(settings: Settings, month: str, fmt: str, lang: str, output: Path | N
         parse_month(month)
     except MonthError as exc:
         raise click.BadParameter(str(exc), param_hint="YYYY-MM") from None
+    to_stdout = output is not None and str(output) == "-"
+    if send and to_stdout:
+        raise click.BadParameter("--send needs a file, not stdout", param_hint="-o")
     try:
-        if output is not None and str(output) == "-":
+        if to_stdout:
             _, payload = produce_digest(settings, month, fmt, lang)
             sys.stdout.buffer.write(payload)
             sys.stdout.buffer.flush()
             return
         path = write_digest(settings, month, fmt, lang, output)
-    except (DigestError, KnowledgeBaseError, StoreError, OSError) as exc:
+        click.echo(str(path))
+        if send:
+            for result in send_digest(settings, path):
+                state = (
+                    "sent" if result.sent else f"not sent: {result.error}" if result.error else "sent before"
+                )
+                click.echo(f"{result.recipient}: {state}", err=True)
+    except (DigestError, DeliveryError, KnowledgeBaseError, StoreError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(str(path))

@@ -116,3 +116,22 @@ def test_recipients_setting_is_read_and_validated(monkeypatch, tmp_path) -> None
         ConfigError, match="SHELLWATCH_DIGEST_RECIPIENTS: .*'not-an-address' is not an e-mail address"
     ):
         load_settings()
+
+
+def test_cli_send_flag(settings, december_store, inbox, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from shellwatch.cli import cli
+
+    handler, port = inbox
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(port))
+    monkeypatch.setenv("SHELLWATCH_DIGEST_RECIPIENTS", "ana@example.com")
+    result = CliRunner().invoke(cli, ["digest", "2023-12", "--format", "csv", "--send"])
+    assert result.exit_code == 0, result.output
+    assert "ana@example.com: sent" in result.stderr
+    assert len(handler.messages) == 1
+    again = CliRunner().invoke(cli, ["digest", "2023-12", "--format", "csv", "--send"])
+    assert "ana@example.com: sent before" in again.stderr and len(handler.messages) == 1
+    refused = CliRunner().invoke(cli, ["digest", "2023-12", "--send", "-o", "-"])
+    assert refused.exit_code == 2 and "--send needs a file" in refused.output
