@@ -1,0 +1,119 @@
+"""Alerts through the workers: a subscription's webhook hears about a new allegation once, in-process
+(embedded mode) and through the `delivery` queue of a real worker, where a failing endpoint (HTTP 503)
+makes the delivery task retry with backoff until it succeeds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from search import open_store
+from shellwatch.config import Settings
+from shellwatch.domain import Channel, ChannelKind, Subscription
+from tests.workers.conftest import wait_for_articles
+from tests.workers.factories import make_article
+from workers.handoff import HandOff, submit_article
+
+
+class WebhookReceiver:
+    """A real HTTP endpoint recording each POST's alert id; answers 503 to the first `fail_first`."""
+
+    def __init__(self, fail_first: int = 0):
+        self.alert_ids: list[str] = []
+        self.refused = 0
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.refused < receiver.fail_first:
+                    receiver.refused += 1
+                    self.send_response(503)
+                else:
+                    receiver.alert_ids.append(self.headers.get("X-ShellWatch-Alert", ""))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(request: pytest.FixtureRequest) -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver(fail_first=getattr(request, "param", 0))
+    yield server
+    server.close()
+
+
+def _subscribe(settings: Settings, url: str) -> None:
+    with open_store(settings) as store:
+        store.save_subscription(
+            Subscription(
+                id="bytedance-watch",
+                name="ByteDance allegations",
+                entities=["bytedance"],
+                channels=[Channel(kind=ChannelKind.WEBHOOK, target=url)],
+                secret="s3cret",
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def _wait_for(condition, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.1)
+
+
+def test_embedded_mode_delivers_a_new_allegation_once(settings: Settings, receiver: WebhookReceiver) -> None:
+    settings = settings.model_copy(update={"webhook_allow": ["127.0.0.1"]})
+    _subscribe(settings, receiver.url)
+    bytedance = make_article(1)  # the ByteDance distillation allegation
+    assert submit_article(settings, bytedance) is HandOff.PROCESSED
+    first = list(receiver.alert_ids)
+    assert first and len(set(first)) == len(first)  # one alert per allegation in the article
+    assert submit_article(settings, bytedance) is HandOff.PROCESSED  # seen again: no second alert
+    assert submit_article(settings, make_article(5)) is HandOff.PROCESSED  # same allegations, other URL
+    assert receiver.alert_ids == first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("receiver", [2], indirect=True)
+def test_a_failing_webhook_is_retried_on_the_delivery_queue_until_it_succeeds(
+    multi_settings: Settings, start_worker, receiver: WebhookReceiver
+) -> None:
+    settings = multi_settings.model_copy(update={"webhook_allow": ["127.0.0.1"]})
+    _subscribe(settings, receiver.url)
+    worker = start_worker(settings)
+    articles = [make_article(i) for i in range(4)]
+    assert [submit_article(settings, a) for a in articles] == [HandOff.QUEUED] * 4
+    wait_for_articles(settings, len(articles), timeout=40, worker=worker)
+    with open_store(settings) as store:
+        _wait_for(
+            lambda: store.list_alerts() and not store.list_deliveries(pending_only=True),
+            30,
+            "alerts not delivered:\n" + worker.log()[-3000:],
+        )
+        planned = sorted(alert.id for alert in store.list_alerts())
+    assert receiver.refused == 2
+    assert sorted(receiver.alert_ids) == planned  # each alert exactly once, despite the retries
+    log = worker.log()
+    assert "task=workers.deliver_alert" in log and "event=task.retry" in log
