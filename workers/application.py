@@ -11,7 +11,7 @@ worker is gone. Every task has a soft and a hard time limit below that timeout.
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from shellwatch.config import Settings
 
@@ -88,7 +88,7 @@ def create_app(settings: Settings) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=True,
         # Pool children load the NLP pipelines at start; that may take longer than Celery's 4 s default.
         worker_proc_alive_timeout=120,
-        task_queues=[Queue(name, routing_key=name) for name in QUEUES],
+        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
         task_default_queue="analysis",
         task_routes={name: {"queue": queue} for name, queue in QUEUE_OF_TASK.items()},
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
