@@ -301,6 +301,9 @@ class ClaimExtractor:
         found: list[FoundClaim] = []
         mention_starts = [m.start for m in mentions]
         candidates = set(self.candidate_sentences(folded, sentences))
+        # Product names (WriteGenie, 「晴語」): one scan of the text, used in candidate sentences.
+        product_mentions = products.find(text, mentions) if products is not None and candidates else []
+        product_starts = [m.start for m in product_mentions]
         last_subject: Mention | None = None
         last_subject_sentence = -10
         for index, (start, end) in enumerate(sentences):
@@ -308,8 +311,10 @@ class ClaimExtractor:
             hi = bisect.bisect_left(mention_starts, end)
             in_sentence = mentions[lo:hi]
             if index in candidates:
-                if products is not None:
-                    in_sentence = self._with_products(text, folded, start, end, in_sentence, products)
+                lo = bisect.bisect_left(product_starts, start)
+                hi = bisect.bisect_left(product_starts, end)
+                if hi > lo:
+                    in_sentence = self._with_products(folded, in_sentence, product_mentions[lo:hi], end)
                 carried = last_subject if index - last_subject_sentence <= 3 else None
                 claims = self._sentence_claims(text, folded, start, end, in_sentence, carried, language)
                 for claim in claims:
@@ -336,24 +341,11 @@ class ClaimExtractor:
                 last_subject, last_subject_sentence = ranked[0], index
         return found
 
-    def _with_products(
-        self,
-        text: str,
-        folded: str,
-        start: int,
-        end: int,
-        mentions: list[Mention],
-        products: ProductNameFinder,
-    ) -> list[Mention]:
-        """The sentence's mentions plus product names the knowledge base does not know."""
-        local = [
-            Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
-        ]
+    def _with_products(self, folded: str, mentions: list[Mention], products: list[Mention], end: int) -> list[Mention]:
+        """The sentence's mentions plus the product names in it that are no quoted cue word
+        (“国产自研”, “套壳”)."""
         extra = [
-            Mention(m.start + start, m.end + start, m.surface, None, m.type, m.name)
-            for m in products.find(text[start:end], local)
-            # A quoted cue word (“国产自研”, “套壳”) is no name.
-            if not self.lex.type_cues.search(folded[m.start + start : m.end + start])
+            m for m in products if m.end <= end and not self.lex.type_cues.search(folded[m.start : m.end])
         ]
         return sorted([*mentions, *extra], key=lambda m: m.start) if extra else mentions
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
+from nlp.script import fold
+
 MONTHS = {
     name: number
     for number, names in enumerate(
@@ -48,38 +50,21 @@ ZH_DIGITS = {
     "十": 10,
 }
 
+# Patterns run on the folded text (lower case, half-width digits). Each starts with a plain
+# character class so the scan skips quickly; the boundaries are checked in `_boundary_ok`.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "ymd",
-        re.compile(
-            r"(?<!\d)(?P<y>20\d\d|19\d\d)\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*(?P<d>\d{1,2})(?:日|号)?(?!\d)"
-        ),
-    ),
-    ("ym", re.compile(r"(?<!\d)(?P<y>20\d\d|19\d\d)\s*年\s*(?P<m>\d{1,2})\s*月(?!\s*\d)")),
-    ("md", re.compile(r"(?<![\d年/\-.])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*(?:日|号)")),
-    (
-        "en_mdy",
-        re.compile(
-            r"\b" + MONTH_NAME + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<y>(?:19|20)\d\d))?\b", re.I
-        ),
-    ),
-    (
-        "en_dmy",
-        re.compile(
-            r"\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + MONTH_NAME + r"(?:,?\s+(?P<y>(?:19|20)\d\d))?\b", re.I
-        ),
-    ),
-    ("en_my", re.compile(r"\b" + MONTH_NAME + r",?\s+(?P<y>(?:19|20)\d\d)\b", re.I)),
-    (
-        "rel",
-        re.compile(
-            r"(?P<rel>今天|今日|昨天|昨日|前天|上周|上星期|上个月|上月|本周|这周|本月|去年|"
-            r"(?P<n>\d{1,2}|[一二两三四五六七八九十])\s*(?P<unit>天|日|周|星期|个月)前|"
-            r"\btoday\b|\byesterday\b|\blast (?:week|month|year)\b|\bthis (?:week|month)\b|"
-            r"\b(?P<en_n>\d{1,2}|two|three|four|five|six) (?P<en_unit>days?|weeks?|months?) ago\b)",
-            re.I,
-        ),
-    ),
+    ("ymd", re.compile(r"(?P<y>(?:19|20)\d\d)\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*(?P<d>\d{1,2})(?:日|号)?(?!\d)")),
+    ("ym", re.compile(r"(?P<y>(?:19|20)\d\d)\s*年\s*(?P<m>\d{1,2})\s*月(?!\s*\d)")),
+    ("md", re.compile(r"(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*(?:日|号)")),
+    ("en_mdy", re.compile(MONTH_NAME + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<y>(?:19|20)\d\d))?\b")),
+    ("en_dmy", re.compile(r"(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + MONTH_NAME + r"(?:,?\s+(?P<y>(?:19|20)\d\d))?\b")),
+    ("en_my", re.compile(MONTH_NAME + r",?\s+(?P<y>(?:19|20)\d\d)\b")),
+    ("rel", re.compile(
+        r"(?P<rel>今天|今日|昨天|昨日|前天|上周|上星期|上个月|上月|本周|这周|本月|去年|"
+        r"(?P<n>\d{1,2}|[一二两三四五六七八九十])\s*(?P<unit>天|日|周|星期|个月)前|"
+        r"today|yesterday|last (?:week|month|year)|this (?:week|month)|"
+        r"(?P<en_n>\d{1,2}|two|three|four|five|six) (?P<en_unit>days?|weeks?|months?) ago)"
+    )),
 ]
 EN_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
@@ -87,10 +72,13 @@ EN_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 def event_dates(text: str, published_at: datetime | date | None = None, *, limit: int = 20) -> list[str]:
     """ISO dates (and `YYYY-MM` months) mentioned in `text`, in order of first mention."""
     anchor = published_at.date() if isinstance(published_at, datetime) else published_at
+    text = fold(text)
     found: dict[str, None] = {}
     taken: list[tuple[int, int]] = []
     for kind, pattern in PATTERNS:
         for match in pattern.finditer(text):
+            if not _boundary_ok(text, match.start(), match.end()):
+                continue
             if any(match.start() < e and s < match.end() for s, e in taken):
                 continue
             value = _resolve(kind, match, anchor)
@@ -100,6 +88,15 @@ def event_dates(text: str, published_at: datetime | date | None = None, *, limit
     ordered = [key.split("|", 1)[1] for key in sorted(found)]
     unique = list(dict.fromkeys(ordered))
     return unique[:limit]
+
+
+def _boundary_ok(text: str, start: int, end: int) -> bool:
+    """No digit or letter glued to either end ("12023年", "anov 5" are no dates)."""
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    if before.isdigit() or (before.isascii() and before.isalpha() and text[start].isalpha()):
+        return False
+    return not (after.isascii() and after.isalpha() and text[end - 1].isalpha())
 
 
 def _resolve(kind: str, match: re.Match[str], anchor: date | None) -> str | None:
