@@ -341,7 +341,9 @@ class ClaimExtractor:
                 last_subject, last_subject_sentence = ranked[0], index
         return found
 
-    def _with_products(self, folded: str, mentions: list[Mention], products: list[Mention], end: int) -> list[Mention]:
+    def _with_products(
+        self, folded: str, mentions: list[Mention], products: list[Mention], end: int
+    ) -> list[Mention]:
         """The sentence's mentions plus the product names in it that are no quoted cue word
         (“国产自研”, “套壳”)."""
         extra = [

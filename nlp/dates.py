@@ -53,18 +53,29 @@ ZH_DIGITS = {
 # Patterns run on the folded text (lower case, half-width digits). Each starts with a plain
 # character class so the scan skips quickly; the boundaries are checked in `_boundary_ok`.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("ymd", re.compile(r"(?P<y>(?:19|20)\d\d)\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*(?P<d>\d{1,2})(?:日|号)?(?!\d)")),
+    (
+        "ymd",
+        re.compile(
+            r"(?P<y>(?:19|20)\d\d)\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*(?P<d>\d{1,2})(?:日|号)?(?!\d)"
+        ),
+    ),
     ("ym", re.compile(r"(?P<y>(?:19|20)\d\d)\s*年\s*(?P<m>\d{1,2})\s*月(?!\s*\d)")),
     ("md", re.compile(r"(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*(?:日|号)")),
     ("en_mdy", re.compile(MONTH_NAME + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<y>(?:19|20)\d\d))?\b")),
-    ("en_dmy", re.compile(r"(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + MONTH_NAME + r"(?:,?\s+(?P<y>(?:19|20)\d\d))?\b")),
+    (
+        "en_dmy",
+        re.compile(r"(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + MONTH_NAME + r"(?:,?\s+(?P<y>(?:19|20)\d\d))?\b"),
+    ),
     ("en_my", re.compile(MONTH_NAME + r",?\s+(?P<y>(?:19|20)\d\d)\b")),
-    ("rel", re.compile(
-        r"(?P<rel>今天|今日|昨天|昨日|前天|上周|上星期|上个月|上月|本周|这周|本月|去年|"
-        r"(?P<n>\d{1,2}|[一二两三四五六七八九十])\s*(?P<unit>天|日|周|星期|个月)前|"
-        r"today|yesterday|last (?:week|month|year)|this (?:week|month)|"
-        r"(?P<en_n>\d{1,2}|two|three|four|five|six) (?P<en_unit>days?|weeks?|months?) ago)"
-    )),
+    (
+        "rel",
+        re.compile(
+            r"(?P<rel>今天|今日|昨天|昨日|前天|上周|上星期|上个月|上月|本周|这周|本月|去年|"
+            r"(?P<n>\d{1,2}|[一二两三四五六七八九十])\s*(?P<unit>天|日|周|星期|个月)前|"
+            r"today|yesterday|last (?:week|month|year)|this (?:week|month)|"
+            r"(?P<en_n>\d{1,2}|two|three|four|five|six) (?P<en_unit>days?|weeks?|months?) ago)"
+        ),
+    ),
 ]
 EN_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 

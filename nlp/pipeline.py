@@ -180,7 +180,11 @@ def _set_ents(doc: Doc, mentions: list[Mention], *, one_token_per_char: bool) ->
             span = Span(doc, mention.start, mention.end, label=label, kb_id=mention.entity_id or "")
         else:
             span = doc.char_span(
-                mention.start, mention.end, label=label, kb_id=mention.entity_id or "", alignment_mode="expand"
+                mention.start,
+                mention.end,
+                label=label,
+                kb_id=mention.entity_id or "",
+                alignment_mode="expand",
             )
         if span is not None:
             spans.append(span)
