@@ -18,6 +18,7 @@ from tests.workers.conftest import wait_for_articles
 from tests.workers.factories import make_article
 from workers.application import ANALYSE_ARTICLE, UNACKED_KEY, queue_keys
 from workers.context import process_context
+from workers.dead_letters import retry_dead_letters
 from workers.handoff import HandOff, flush_spool, submit_article
 from workers.metrics import render_prometheus
 
@@ -69,9 +70,18 @@ def test_a_batch_round_trips_through_a_worker_and_a_poison_message_is_dead_lette
     assert '"poison-1"' in letters[0].payload
     assert letters[0].attempts == 1  # a payload that does not parse is not retried
 
+    # Re-running it sends it to the broker again; still broken, it comes back as a dead letter.
+    [result] = retry_dead_letters(multi_settings, ["all"])
+    assert result.outcome == "queued"
+    deadline = time.monotonic() + 10
+    with open_store(multi_settings) as store:
+        while not store.list_dead_letters() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [letter.id for letter in store.list_dead_letters()] == [letters[0].id]
+
     metrics = render_prometheus(multi_settings)
     assert _metric(metrics, "shellwatch_articles_processed_total") == len(articles)
-    assert _metric(metrics, 'shellwatch_dead_letters_total{task="workers.analyse_article"}') == 1
+    assert _metric(metrics, 'shellwatch_dead_letters_total{task="workers.analyse_article"}') == 2
     assert _metric(metrics, "shellwatch_handoff_latency_seconds_count") == len(articles)
     assert 'shellwatch_queue_depth{queue="analysis"} 0.0' in metrics
     log = worker.log()
