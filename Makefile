@@ -39,5 +39,8 @@ format: setup ## ruff format and autofix
 bench: setup ## Run the benchmarks (default sizes) and print their figures
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
+e2e: setup ## Multi-process run under load and faults (~10 min; E2E_ARGS=--short for the CI size)
+	$(PY) -m bench.e2e.run $(E2E_ARGS)
+
 clean: ## Remove the virtualenv and the default data directory
 	rm -rf $(VENV) data
