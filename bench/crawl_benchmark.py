@@ -32,7 +32,9 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,7 +47,7 @@ import yaml  # noqa: E402
 from crawlers.encoding import decode_page  # noqa: E402
 from crawlers.extraction import NotAnArticle, extract_article  # noqa: E402
 from shellwatch.domain import Language  # noqa: E402
-from shellwatch.static_server import serve_directory  # noqa: E402
+from tests.support.servers import free_port, wait_for_port  # noqa: E402
 
 DEMO = ROOT / "demo"
 TEMPLATE_ZH = DEMO / "newsroom" / "techdaily" / "article" / "20231114-yi-34b-llama-architecture.html"
@@ -239,22 +241,36 @@ def speed_run(pages: int) -> dict:
         work = Path(workdir)
         site = work / "site"
         paths = generate_newsroom(site, pages, load_gold())
-        with serve_directory(site) as base:
+        # The site is served by its own process, so each pipeline's CPU time is its own.
+        with serve_in_process(site) as base:
             registry = work / "sources.yaml"
-            registry.write_text(
-                yaml.safe_dump(
-                    {
-                        "sources": [
-                            {"name": "bench-zh", "language": "zh", "sitemaps": [f"{base}/zh/sitemap.xml"]},
-                            {"name": "bench-en", "language": "en", "sitemaps": [f"{base}/en/sitemap.xml"]},
-                        ]
-                    }
-                ),
-                encoding="utf-8",
-            )
-            ours = crawl_speed(work, registry, pages)
-            baseline = trafilatura_speed([f"{base}{path}" for path in paths])
-    return {"shellwatch": ours, "trafilatura": baseline}
+            sources = [
+                {"name": "bench-zh", "language": "zh", "sitemaps": [f"{base}/zh/sitemap.xml"]},
+                {"name": "bench-en", "language": "en", "sitemaps": [f"{base}/en/sitemap.xml"]},
+            ]
+            registry.write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
+            urls = [f"{base}{path}" for path in paths]
+            return {
+                "shellwatch": crawl_speed(work, registry, pages),
+                "trafilatura_1_thread": trafilatura_speed(urls, threads=1),
+                "trafilatura_8_threads": trafilatura_speed(urls, threads=8),
+            }
+
+
+@contextmanager
+def serve_in_process(site: Path) -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def crawl_speed(work: Path, registry: Path, pages: int) -> dict:
@@ -267,30 +283,25 @@ def crawl_speed(work: Path, registry: Path, pages: int) -> dict:
         "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
         "SHELLWATCH_ARTICLES_JSONL": str(work / "articles.jsonl"),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "crawlers.run",
-        "--sources",
-        str(registry),
-        "--once",
-        "--stats-json",
-        str(work / "stats.json"),
-    ]
+    command = [sys.executable, "-m", "crawlers.run", "--sources", str(registry), "--once"]
+    command += ["--stats-json", str(work / "stats.json")]
     for key, value in overrides.items():
         command += ["--set", f"{key}={value}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stats = json.loads((work / "stats.json").read_text(encoding="utf-8"))
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
         "articles_fetched": stats["articles_fetched"],
         "stored": stats["new"],
-        "crawl_seconds": stats["seconds"],
+        "seconds": stats["seconds"],
         "pages_per_second": stats["articles_fetched"] / stats["seconds"],
         "wall_seconds_with_startup": wall,
-        "peak_rss_mib": peak_mib,
+        "cpu_ms_per_page": 1000 * cpu / stats["articles_fetched"],  # includes start-up imports
+        "peak_rss_mib": after.ru_maxrss / 1024,
         "failed": stats["failed_by_reason"],
         "expected": pages,
         "syndicated": stats["syndicated"],
@@ -298,21 +309,22 @@ def crawl_speed(work: Path, registry: Path, pages: int) -> dict:
     }
 
 
-def trafilatura_speed(urls: list[str]) -> dict:
+def trafilatura_speed(urls: list[str], threads: int) -> dict:
     def fetch_and_extract(url: str) -> bool:
         with urllib.request.urlopen(url, timeout=30) as response:
             body = response.read()
         return trafilatura.bare_extraction(body, url=url, with_metadata=True) is not None
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         extracted = sum(pool.map(fetch_and_extract, urls))
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "articles_fetched": len(urls),
         "extracted": extracted,
-        "crawl_seconds": seconds,
+        "seconds": seconds,
         "pages_per_second": len(urls) / seconds,
+        "cpu_ms_per_page": 1000 * cpu / len(urls),
     }
 
 
@@ -399,19 +411,24 @@ def render(report: dict) -> str:
             f"| {name} | {q['title']:.0%} | {q['date']:.0%} (by {q['date_check']}) | {q['body_f1']:.3f} "
             f"| {q['ms_per_page']:.0f} / {q['median_ms']:.0f} / {q['max_ms']:.0f} |"
         )
-    s, t = report["speed"]["shellwatch"], report["speed"]["trafilatura"]
+    speed = report["speed"]
+    s = speed["shellwatch"]
     lines += [
         "",
         f"Crawl + extraction of {report['pages']} generated pages on 127.0.0.1",
         "",
-        "| pipeline | pages | seconds | pages/s | peak RSS |",
-        "|---|---|---|---|---|",
-        f"| ShellWatch (Scrapy, dedupe, relevance, JSONL hand-off) | {s['articles_fetched']} "
-        f"(stored {s['stored']}) | {s['crawl_seconds']:.1f} (wall {s['wall_seconds_with_startup']:.1f}) "
-        f"| {s['pages_per_second']:.1f} | {s['peak_rss_mib']:.0f} MiB |",
-        f"| urllib ×8 threads + plain trafilatura | {t['articles_fetched']} | {t['crawl_seconds']:.1f} "
-        f"| {t['pages_per_second']:.1f} | (in the benchmark process) |",
+        "| pipeline | pages | seconds | pages/s | CPU ms/page | peak RSS |",
+        "|---|---|---|---|---|---|",
+        f"| ShellWatch (Scrapy, state, relevance, dedupe, JSONL hand-off) | {s['articles_fetched']} "
+        f"(stored {s['stored']}) | {s['seconds']:.1f} (wall {s['wall_seconds_with_startup']:.1f}) "
+        f"| {s['pages_per_second']:.1f} | {s['cpu_ms_per_page']:.0f} | {s['peak_rss_mib']:.0f} MiB |",
     ]
+    for threads in (1, 8):
+        t = speed[f"trafilatura_{threads}_thread" + ("s" if threads > 1 else "")]
+        lines.append(
+            f"| urllib ×{threads} + plain trafilatura | {t['articles_fetched']} | {t['seconds']:.1f} "
+            f"| {t['pages_per_second']:.1f} | {t['cpu_ms_per_page']:.0f} | (benchmark process) |"
+        )
     lines.append(
         f"\nShellWatch: syndicated {s['syndicated']}, irrelevant {s['irrelevant']}, failed {s['failed'] or 0}"
     )

@@ -100,21 +100,17 @@ UNIT_SECONDS = {
 }
 DAY_WORD_OFFSET = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "today": 0, "yesterday": 1}
 
-METADATA_XPATHS = (
-    "//meta[@property='article:published_time']/@content",
-    "//meta[@name='article:published_time']/@content",
-    "//meta[@property='og:published_time']/@content",
-    "//meta[@itemprop='datePublished']/@content",
-    "//*[@itemprop='datePublished']/@datetime",
-    "//meta[@name='pubdate']/@content",
-    "//meta[@name='publishdate']/@content",
-    "//meta[@name='PubDate']/@content",
-    "//meta[@name='publish-date']/@content",
-    "//meta[@name='date']/@content",
-    "//meta[@name='DC.date.issued']/@content",
-    "//meta[@name='parsely-pub-date']/@content",
-    "//article//time/@datetime",
-    "//time[@pubdate]/@datetime",
+# <meta> names / properties / itemprops that carry the publication time, most trusted first.
+META_DATE_KEYS = (
+    "article:published_time",
+    "og:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "date",
+    "dc.date.issued",
+    "parsely-pub-date",
 )
 
 
@@ -146,11 +142,18 @@ def date_from_metadata(tree: lxml_html.HtmlElement, language: Language) -> datet
             parsed = parse_timestamp(found, language)
             if parsed:
                 return parsed
-    for xpath in METADATA_XPATHS:
-        for value in tree.xpath(xpath):
-            parsed = parse_timestamp(str(value), language)
-            if parsed:
-                return parsed
+    # One pass over the metadata elements instead of one document scan per key.
+    found: dict[str, str] = {}
+    for element in tree.xpath("//meta[@content] | //*[@itemprop='datePublished'][@datetime]"):
+        key = (element.get("property") or element.get("name") or element.get("itemprop") or "").lower()
+        if key in META_DATE_KEYS:
+            found.setdefault(key, element.get("content") or element.get("datetime") or "")
+    candidates = [found[key] for key in META_DATE_KEYS if key in found]
+    candidates += tree.xpath("//article//time/@datetime | //time[@pubdate]/@datetime")
+    for value in candidates:
+        parsed = parse_timestamp(str(value), language)
+        if parsed:
+            return parsed
     return None
 
 
