@@ -160,7 +160,9 @@ def test_alerts_to_push_come_before_feed_only_alerts(store: SqliteStore, kb: Kno
     assert len(alerts) == 4
 
 
-def test_same_allegation_in_a_new_controversy_months_later_alerts_again(store: SqliteStore, kb: KnowledgeBase) -> None:
+def test_same_allegation_in_a_new_controversy_months_later_alerts_again(
+    store: SqliteStore, kb: KnowledgeBase
+) -> None:
     subscription = subscribe(store, "Yi watch", entities=["01-ai"])
     [first] = process(store, kb, make_article([make_claim()]))
     months_later = make_article(
