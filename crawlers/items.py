@@ -13,8 +13,6 @@ class ArticleItem:
     requested_url: str  # canonical form of the URL that was claimed for this fetch
     final_url: str  # canonical form of the URL after redirects
     ingest: bool = False  # given by the user (`shellwatch ingest`): skip the relevance filter
-    chain: str | None = None  # listing pagination chain this article came from (backfill stop)
     fingerprint: frozenset[int] | None = None
     outcome: str = "new"  # new, or syndicated when `article` is an earlier copy being updated
-    syndicated_url: str | None = None
     claimed: list[str] = field(default_factory=list)  # canonical URLs to complete after hand-off

@@ -106,7 +106,7 @@ class DedupePipeline(_Stage):
         if article.canonical_url not in first.also_published_at:
             first.also_published_at.append(article.canonical_url)
         logger.info("syndicated_copy id=%s url=%s first=%s", article.id, article.url, first.id)
-        item.outcome, item.syndicated_url, item.article = "syndicated", article.url, first
+        item.outcome, item.article = "syndicated", first
         return item
 
 

@@ -359,7 +359,6 @@ class NewsSpider(scrapy.Spider):
             requested_url=claimed,
             final_url=canonicalize_url(response.url),
             ingest=ingest,
-            chain=chain,
             claimed=[claimed],
         )
 
