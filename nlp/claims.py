@@ -80,7 +80,8 @@ class CueSet:
         self._always: list[int] = []
         for index, (label, pattern) in enumerate(labelled):
             try:
-                self._patterns.append((label, re.compile(pattern)))
+                # ASCII word boundaries: "rag" in "RAG套壳" is a word, although 套 is a letter to Unicode.
+                self._patterns.append((label, re.compile(pattern, re.ASCII)))
             except re.error as exc:
                 raise ValueError(f"{source}: bad pattern {pattern!r} ({label}): {exc}") from None
             anchors = literal_anchors(pattern)
@@ -210,7 +211,8 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
             "|".join(
                 [f"(?<!被)(?<!遭)(?:{trie_regex(data['speaker_verbs_zh'])})"]
                 + [rf"\b(?:{trie_regex(data['speaker_verbs_en'])})\b"]
-            )
+            ),
+            re.ASCII,
         ),
         speaker_after=re.compile("|".join(data["speaker_after"])),
         speaker_location=re.compile(data["speaker_location_zh"]),
@@ -306,10 +308,15 @@ class ClaimExtractor:
         product_starts = [m.start for m in product_mentions]
         last_subject: Mention | None = None
         last_subject_sentence = -10
+        last_allegation: FoundClaim | None = None
         for index, (start, end) in enumerate(sentences):
             lo = bisect.bisect_left(mention_starts, start)
             hi = bisect.bisect_left(mention_starts, end)
             in_sentence = mentions[lo:hi]
+            if last_allegation is not None and index - last_allegation.sentence <= 3:
+                response = self._response(text, folded, start, end, in_sentence, last_allegation, index)
+                if response is not None:
+                    found.append(response)
             if index in candidates:
                 lo = bisect.bisect_left(product_starts, start)
                 hi = bisect.bisect_left(product_starts, end)
@@ -319,6 +326,11 @@ class ClaimExtractor:
                 claims = self._sentence_claims(text, folded, start, end, in_sentence, carried, language)
                 for claim in claims:
                     claim.sentence = index
+                    if (
+                        claim.claim.stance is Stance.ALLEGATION
+                        and claim.claim.type is not ClaimType.SELF_DEVELOPED
+                    ):
+                        last_allegation = claim
                 found.extend(claims)
                 subjects = [c for c in claims if not c.carried_subject]
                 if subjects:
@@ -340,6 +352,43 @@ class ClaimExtractor:
                 )
                 last_subject, last_subject_sentence = ranked[0], index
         return found
+
+    def _response(
+        self,
+        text: str,
+        folded: str,
+        start: int,
+        end: int,
+        mentions: list[Mention],
+        allegation: FoundClaim,
+        index: int,
+    ) -> FoundClaim | None:
+        """A denial or admission that answers the allegation of a sentence just before without
+        naming its mechanism again ("此前有用户质疑X是微调的。对此，X官方否认称…")."""
+        sentence = folded[start:end]
+        cues = self._cues(sentence)
+        stances = [s for s in (Stance.DENIAL, Stance.ADMISSION) if s in cues.stances]
+        if not stances:
+            return None
+        stance = min(stances, key=lambda s: cues.stances[s].start())
+        # The same mechanism named again is handled as a claim of this sentence.
+        if any(hit.type is allegation.claim.type for hit in cues.hits if hit.strength != "weak"):
+            return None
+        local = [
+            Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
+        ]
+        speaker, _, name_span = self._speaker(sentence, text[start:end], local)
+        if name_span is not None and self.lex.third_parties.search(sentence[name_span[0] : name_span[1]]):
+            return None
+        claim = allegation.claim.model_copy(
+            update={
+                "stance": stance,
+                "speaker": speaker,
+                "evidence": text[start:end].strip(),
+                "confidence": 0.6,
+            }
+        )
+        return FoundClaim(claim=claim, sentence=index, carried_subject=True)
 
     def _with_products(
         self, folded: str, mentions: list[Mention], products: list[Mention], end: int
