@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     visibility_timeout_seconds: float = Field(
         3600.0, gt=1, validation_alias=_env("SHELLWATCH_VISIBILITY_TIMEOUT")
     )
+    # Celery beat crawls each source on its interval; turn off when a `shellwatch crawl` service polls instead.
+    beat_crawl: bool = Field(True, validation_alias=_env("SHELLWATCH_BEAT_CRAWL"))
 
     @field_validator("redis_url")
     @classmethod

@@ -3,7 +3,8 @@
 
 The schedule is built when beat starts (`SourceScheduler`), from the source registry the settings
 name, so a broken registry stops beat with a clear error instead of silently crawling nothing.
-Restart beat after editing the registry.
+Restart beat after editing the registry. With SHELLWATCH_BEAT_CRAWL=false beat leaves crawling to a
+long-running `shellwatch crawl` and schedules only the other jobs.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     from crawlers.registry import load_sources
 
     schedule: dict[str, dict[str, Any]] = {}
-    for source in load_sources(settings.sources_file):
+    sources = load_sources(settings.sources_file) if settings.beat_crawl else []
+    for source in sources:
         every = timedelta(minutes=source.interval_minutes)
         schedule[f"crawl:{source.name}"] = {
             "task": CRAWL_SOURCE,

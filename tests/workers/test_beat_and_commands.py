@@ -48,6 +48,12 @@ def test_each_source_is_crawled_on_its_own_interval(settings: Settings, tmp_path
     assert {entry["task"] for entry in schedule.values()} >= {RETRY_FAILED_DELIVERIES, FLUSH_SPOOL}
 
 
+def test_beat_can_leave_crawling_to_a_crawler_service(settings: Settings) -> None:
+    schedule = beat_schedule(settings.model_copy(update={"beat_crawl": False}))
+    assert not any(entry["task"] == CRAWL_SOURCE for entry in schedule.values())
+    assert "digests:monthly" in schedule and "spool:flush" in schedule
+
+
 def test_a_broken_registry_stops_beat_with_the_reason(settings: Settings, tmp_path: Path) -> None:
     registry = _registry(tmp_path / "sources.yaml", [{"name": "x", "language": "en"}])
     with pytest.raises(RegistryError, match="no feeds"):
