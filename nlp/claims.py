@@ -705,10 +705,16 @@ class ClaimExtractor:
         parties = [m for m in speaker_mentions if m.type is not EntityType.PERSON]
         if parties:
             # "零一万物同时强调，模型是从零开始训练的": the model named before, not the company.
+            # A response names the company; the claim is about the model named before, also when
+            # the knowledge base cannot tell whose it is (an unknown product).
             if (
                 carried is not None
                 and carried.type is EntityType.MODEL
-                and self.kb.same_party(carried.entity_id, parties[0].entity_id)
+                and (
+                    self.kb.same_party(carried.entity_id, parties[0].entity_id)
+                    or carried.entity_id is None
+                    or parties[0].entity_id is None
+                )
             ):
                 return carried, True
             return parties[0], False
