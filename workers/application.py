@@ -1,8 +1,8 @@
 """The Celery application, configured from the settings: broker, queues, routes, reliability.
 
 Three queues keep slow work from holding up fast work: `crawl` (fetching sources, flushing the
-spool), `analysis` (analyse, then store + incidents + alert planning) and `delivery` (webhooks,
-e-mail, digests). Messages are JSON only. Tasks are acknowledged after they finish
+spool), `analysis` (analyse, store, incidents, alert planning) and `delivery` (webhooks, e-mail,
+digests). Messages are JSON only. Tasks are acknowledged after they finish
 (`task_acks_late`), so a worker that dies mid-task leaves its message to be redelivered: at once
 when a pool child dies (`task_reject_on_worker_lost`), after the visibility timeout when the whole
 worker is gone. Every task has a soft and a hard time limit below that timeout.
@@ -15,8 +15,7 @@ from kombu import Exchange, Queue
 
 from shellwatch.config import Settings
 
-ANALYSE_ARTICLE = "workers.analyse_article"
-STORE_ARTICLE = "workers.store_article"
+PROCESS_ARTICLE = "workers.process_article"
 DELIVER_ALERT = "workers.deliver_alert"
 CRAWL_SOURCE = "workers.crawl_source"
 WRITE_MONTHLY_DIGESTS = "workers.write_monthly_digests"
@@ -26,8 +25,7 @@ FLUSH_SPOOL = "workers.flush_spool"
 
 QUEUES = ("crawl", "analysis", "delivery")
 QUEUE_OF_TASK = {
-    ANALYSE_ARTICLE: "analysis",
-    STORE_ARTICLE: "analysis",
+    PROCESS_ARTICLE: "analysis",
     DELIVER_ALERT: "delivery",
     CRAWL_SOURCE: "crawl",
     FLUSH_SPOOL: "crawl",

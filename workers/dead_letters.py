@@ -14,18 +14,16 @@ from dataclasses import dataclass
 
 from search.results import DeadLetter
 from shellwatch.config import Settings
-from shellwatch.domain import AnalysedArticle, Article, from_json
-from workers import periodic, pipeline
+from shellwatch.domain import Article, from_json
+from workers import periodic
 from workers.application import (
-    ANALYSE_ARTICLE,
     DELIVER_ALERT,
-    STORE_ARTICLE,
+    PROCESS_ARTICLE,
     WRITE_MONTHLY_DIGESTS,
 )
 from workers.context import ProcessContext, process_context
 from workers.handoff import HandOff, process_in_process
 from workers.logs import kv
-from workers.metrics import record_stored
 from workers.reliability import make_dead_letter
 
 log = logging.getLogger(__name__)
@@ -79,16 +77,9 @@ def _retry(context: ProcessContext, letter: DeadLetter) -> RetryResult:
 
 def _run_here(context: ProcessContext, task: str, kwargs: dict) -> str:
     """Embedded mode: the step the task would have run, in this process."""
-    if task == ANALYSE_ARTICLE:
+    if task == PROCESS_ARTICLE:
         outcome = process_in_process(context, from_json(Article, kwargs["article"]))
         return outcome.value if outcome is not HandOff.DEAD_LETTERED else "failed again (dead-lettered)"
-    if task == STORE_ARTICLE:
-        result = pipeline.store_analysed(
-            context.store, from_json(AnalysedArticle, kwargs["analysed"]), context.knowledge_base
-        )
-        record_stored(context.metrics, result, None)
-        pipeline.deliver_in_process(context.settings, context.store, result.alerts)
-        return "processed"
     if task == DELIVER_ALERT:
         periodic.deliver_one(context, kwargs["alert"])
         return "processed"

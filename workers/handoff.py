@@ -1,7 +1,7 @@
 """The crawler's hand-off: `submit_article(settings, article)` for every new article.
 
 Multi-service mode (REDIS_URL set): the article goes to the broker as the first task of the chain
-(`workers.analyse_article` on the `analysis` queue, JSON). When the broker cannot take it, the
+(`workers.process_article` on the `analysis` queue, JSON). When the broker cannot take it, the
 article is spooled to `<data dir>/spool` and sent on the next successful hand-off or by the
 periodic `workers.flush_spool` task: nothing fetched is lost.
 
@@ -20,7 +20,7 @@ from enum import StrEnum
 from shellwatch.config import Settings
 from shellwatch.domain import Article, to_json
 from workers import pipeline
-from workers.application import ANALYSE_ARTICLE, DELIVER_ALERT, PUBLISH_RETRY_POLICY
+from workers.application import DELIVER_ALERT, PROCESS_ARTICLE, PUBLISH_RETRY_POLICY
 from workers.context import ProcessContext, process_context
 from workers.logs import kv
 from workers.metrics import record_stored
@@ -84,7 +84,7 @@ def flush_spool(settings: Settings) -> DrainResult:
 def send_article(context: ProcessContext, article: Article) -> None:
     """Publish the first task of the chain; raises when the broker cannot take it."""
     context.celery.send_task(
-        ANALYSE_ARTICLE,
+        PROCESS_ARTICLE,
         kwargs={"article": to_json(article), "article_id": article.id, "handed_off_at": time.time()},
         retry=True,
         retry_policy=PUBLISH_RETRY_POLICY,
@@ -104,11 +104,11 @@ def process_in_process(context: ProcessContext, article: Article) -> HandOff:
             )
         except Exception as exc:  # noqa: BLE001 - every failure goes through the policy
             kind = classify(exc)
-            context.metrics.incr("task_failures", task=ANALYSE_ARTICLE, kind=kind)
+            context.metrics.incr("task_failures", task=PROCESS_ARTICLE, kind=kind)
             if kind is FailureKind.TRANSIENT:
                 context.discard_store()
                 if tries < EMBEDDED_TRANSIENT_TRIES:
-                    context.metrics.incr("task_retries", task=ANALYSE_ARTICLE)
+                    context.metrics.incr("task_retries", task=PROCESS_ARTICLE)
                     time.sleep(backoff_seconds(tries - 1, base=0.25, cap=EMBEDDED_BACKOFF_CAP))
                     continue
                 context.spool.put(article)
@@ -116,10 +116,10 @@ def process_in_process(context: ProcessContext, article: Article) -> HandOff:
                 log.warning(kv("handoff.spooled", article_id=article.id, reason=repr(exc)))
                 return HandOff.SPOOLED
             if tries <= ARTICLE_POLICY.retries_for(kind):
-                context.metrics.incr("task_retries", task=ANALYSE_ARTICLE)
+                context.metrics.incr("task_retries", task=PROCESS_ARTICLE)
                 continue
             payload = {"article": to_json(article), "article_id": article.id}
-            return _dead_letter(context, ANALYSE_ARTICLE, article.id, payload, exc, tries, article)
+            return _dead_letter(context, PROCESS_ARTICLE, article.id, payload, exc, tries, article)
         break
     context.metrics.incr("articles_submitted", how=HandOff.PROCESSED)
     record_stored(context.metrics, outcome, handed_off_at)

@@ -1,8 +1,8 @@
 """The pipeline as plain functions: analyse → store → assign to incidents → plan alerts → deliver.
 
-`process_article` runs the whole chain for one article; embedded mode calls it in-process and the
-Celery tasks (workers/tasks.py) call its two halves, `analyse_article` and `store_analysed`, on the
-`analysis` queue and deliver each alert on the `delivery` queue. Every step is idempotent: the
+`process_article` runs the whole chain for one article; embedded mode calls it in-process. The
+Celery task `workers.process_article` (workers/tasks.py, `analysis` queue) calls its two halves,
+`analyse_article` and `store_analysed`, and queues each alert's delivery on the `delivery` queue. Every step is idempotent: the
 article id comes from its canonical URL, writes are upserts, incident ids and alert ids are
 derived from their content, and an alert is recorded (and so delivered) once.
 """

@@ -17,9 +17,9 @@ from typing import Any
 from celery import Task, shared_task, signals
 
 from shellwatch.config import Settings
-from shellwatch.domain import AnalysedArticle, Article, from_json, to_json
+from shellwatch.domain import Article, from_json, to_json
 from workers import periodic, pipeline
-from workers.application import DELIVER_ALERT, STORE_ARTICLE
+from workers.application import DELIVER_ALERT, PROCESS_ARTICLE
 from workers.context import ProcessContext, process_context
 from workers.logs import install_task_context, kv
 from workers.metrics import record_stored
@@ -41,28 +41,17 @@ CRASH_KEY = "shellwatch:running:"
 CRASH_KEY_TTL = 24 * 3600
 
 
-@shared_task(bind=True, name="workers.analyse_article")
-def analyse_article(self: Task, article: str, article_id: str, handed_off_at: float | None = None) -> None:
-    """Analyse one article, then queue it for storing (the first task of the chain)."""
+@shared_task(bind=True, name=PROCESS_ARTICLE)
+def process_article(self: Task, article: str, article_id: str, handed_off_at: float | None = None) -> None:
+    """Analyse and store one article, assign incidents, plan alerts; queue each alert's delivery.
+
+    One task rather than an analyse task and a store task: analysis is cheap next to Celery's cost
+    per task, so a store outage re-running it on retry costs less than a second hop per article.
+    """
 
     def body(context: ProcessContext) -> None:
         analysed = pipeline.analyse_article(context.analyzer, from_json(Article, article))
-        self.app.send_task(
-            STORE_ARTICLE,
-            kwargs={"analysed": to_json(analysed), "article_id": article_id, "handed_off_at": handed_off_at},
-        )
-
-    _run(self, key=article_id, body=body, policy=ARTICLE_POLICY)
-
-
-@shared_task(bind=True, name="workers.store_article")
-def store_article(self: Task, analysed: str, article_id: str, handed_off_at: float | None = None) -> None:
-    """Store an analysed article, assign incidents, plan alerts and queue their delivery."""
-
-    def body(context: ProcessContext) -> None:
-        outcome = pipeline.store_analysed(
-            context.store, from_json(AnalysedArticle, analysed), context.knowledge_base
-        )
+        outcome = pipeline.store_analysed(context.store, analysed, context.knowledge_base)
         record_stored(context.metrics, outcome, handed_off_at)
         for alert in outcome.alerts:
             self.app.send_task(

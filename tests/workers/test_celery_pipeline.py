@@ -16,7 +16,7 @@ from shellwatch.domain import Article
 from tests.support.servers import RedisServer
 from tests.workers.conftest import wait_for_articles
 from tests.workers.factories import make_article
-from workers.application import ANALYSE_ARTICLE, UNACKED_KEY, queue_keys
+from workers.application import PROCESS_ARTICLE, UNACKED_KEY, queue_keys
 from workers.context import process_context
 from workers.dead_letters import retry_dead_letters
 from workers.handoff import HandOff, flush_spool, submit_article
@@ -53,7 +53,7 @@ def test_a_batch_round_trips_through_a_worker_and_a_poison_message_is_dead_lette
     assert _submit(multi_settings, articles[:6]) == [HandOff.QUEUED] * 6
     # A message that can never be processed, sent as a broken producer would.
     process_context(multi_settings).celery.send_task(
-        ANALYSE_ARTICLE, kwargs={"article": '{"url": "https://x.example/1"}', "article_id": "poison-1"}
+        PROCESS_ARTICLE, kwargs={"article": '{"url": "https://x.example/1"}', "article_id": "poison-1"}
     )
     assert _submit(multi_settings, articles[6:]) == [HandOff.QUEUED] * 6
 
@@ -64,7 +64,7 @@ def test_a_batch_round_trips_through_a_worker_and_a_poison_message_is_dead_lette
         while not store.list_dead_letters() and time.monotonic() < deadline:
             time.sleep(0.1)
         letters = store.list_dead_letters()
-    assert [letter.task for letter in letters] == [ANALYSE_ARTICLE]
+    assert [letter.task for letter in letters] == [PROCESS_ARTICLE]
     assert letters[0].error.startswith("ValidationError")
     assert "Traceback" in letters[0].traceback
     assert '"poison-1"' in letters[0].payload
@@ -81,7 +81,7 @@ def test_a_batch_round_trips_through_a_worker_and_a_poison_message_is_dead_lette
 
     metrics = render_prometheus(multi_settings)
     assert _metric(metrics, "shellwatch_articles_processed_total") == len(articles)
-    assert _metric(metrics, 'shellwatch_dead_letters_total{task="workers.analyse_article"}') == 2
+    assert _metric(metrics, 'shellwatch_dead_letters_total{task="workers.process_article"}') == 2
     assert _metric(metrics, "shellwatch_handoff_latency_seconds_count") == len(articles)
     assert 'shellwatch_queue_depth{queue="analysis"} 0.0' in metrics
     log = worker.log()
@@ -160,7 +160,7 @@ def test_a_locked_store_makes_tasks_retry_and_the_backlog_drains_when_it_returns
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             metrics = render_prometheus(multi_settings)
-            if _metric(metrics, 'shellwatch_task_retries_total{task="workers.store_article"}') >= 1:
+            if _metric(metrics, 'shellwatch_task_retries_total{task="workers.process_article"}') >= 1:
                 break
             time.sleep(0.25)
         else:

@@ -17,7 +17,7 @@ from shellwatch.cli import cli
 from shellwatch.config import Settings
 from shellwatch.domain import Analysis, Article
 from tests.workers.factories import make_article
-from workers.application import ANALYSE_ARTICLE
+from workers.application import PROCESS_ARTICLE
 from workers.context import close_contexts, process_context
 from workers.handoff import HandOff, submit_article
 from workers.metrics import render_prometheus
@@ -86,7 +86,7 @@ def test_a_poison_article_is_dead_lettered_and_can_be_rerun_from_the_cli(setting
     listed = runner.invoke(cli, ["dead-letters", "--json"], catch_exceptions=False)
     assert listed.exit_code == 0, listed.output
     [letter] = json.loads(listed.output)
-    assert letter["task"] == ANALYSE_ARTICLE and letter["attempts"] == 3
+    assert letter["task"] == PROCESS_ARTICLE and letter["attempts"] == 3
     assert letter["error"].startswith("IndexError")
     assert json.loads(letter["payload"])["article_id"] == poison.id
     plain = runner.invoke(cli, ["dead-letters"], catch_exceptions=False)
@@ -107,7 +107,7 @@ def test_a_dead_letter_that_fails_again_stays_with_the_new_error(settings: Setti
     context = process_context(settings)
     context.store.add_dead_letter(
         make_dead_letter(
-            ANALYSE_ARTICLE,
+            PROCESS_ARTICLE,
             "broken",
             json.dumps({"article": "{not json", "article_id": "broken"}),
             ValueError("first failure"),

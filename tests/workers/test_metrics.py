@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shellwatch.config import Settings
 from tests.support.servers import RedisServer
-from workers.application import ANALYSE_ARTICLE
+from workers.application import PROCESS_ARTICLE
 from workers.connections import get_redis
 from workers.context import process_context
 from workers.metrics import LocalMetrics, RedisMetrics, render_prometheus
@@ -26,12 +26,12 @@ def test_local_counters_and_histograms_render_as_prometheus_text(settings: Setti
     assert isinstance(metrics, LocalMetrics)
     metrics.incr("articles_processed")
     metrics.incr("articles_processed", 2)
-    metrics.incr("task_failures", task=ANALYSE_ARTICLE, kind="transient")
+    metrics.incr("task_failures", task=PROCESS_ARTICLE, kind="transient")
     for value in (0.03, 0.2, 7.0):
         metrics.observe("article_latency_seconds", value)
     samples = _samples(render_prometheus(settings))
     assert samples[("shellwatch_articles_processed_total", ())] == 3
-    labels = (("kind", "transient"), ("task", ANALYSE_ARTICLE))
+    labels = (("kind", "transient"), ("task", PROCESS_ARTICLE))
     assert samples[("shellwatch_task_failures_total", labels)] == 1
     assert samples[("shellwatch_article_latency_seconds_bucket", (("le", "0.05"),))] == 1
     assert samples[("shellwatch_article_latency_seconds_bucket", (("le", "0.25"),))] == 2

@@ -21,7 +21,7 @@ from search.backends.base import CapabilityError
 from shellwatch.config import Settings
 from shellwatch.domain import Analysis, Article, to_json
 from tests.workers.factories import make_article
-from workers.application import ANALYSE_ARTICLE, create_app
+from workers.application import PROCESS_ARTICLE, create_app
 from workers.context import process_context
 from workers.reliability import (
     ARTICLE_POLICY,
@@ -64,9 +64,9 @@ def test_retry_delays_fit_within_the_visibility_timeout(settings: Settings) -> N
 
 def test_a_dead_letter_id_is_stable_per_task_and_key() -> None:
     error = ValueError("bad")
-    first = make_dead_letter(ANALYSE_ARTICLE, "abc", "{}", error, 3)
-    again = make_dead_letter(ANALYSE_ARTICLE, "abc", "{}", error, 1)
-    other = make_dead_letter(ANALYSE_ARTICLE, "abd", "{}", error, 1)
+    first = make_dead_letter(PROCESS_ARTICLE, "abc", "{}", error, 3)
+    again = make_dead_letter(PROCESS_ARTICLE, "abc", "{}", error, 1)
+    other = make_dead_letter(PROCESS_ARTICLE, "abd", "{}", error, 1)
     assert first.id == again.id != other.id
     assert first.error == "ValueError: bad" and first.attempts == 3
 
@@ -87,7 +87,7 @@ def app(multi_settings: Settings):
     return create_app(multi_settings)
 
 
-def _analyse_kwargs(article: Article) -> dict:
+def _process_kwargs(article: Article) -> dict:
     return {
         "article": to_json(article),
         "article_id": article.id,
@@ -101,19 +101,19 @@ def test_an_unexpected_error_is_retried_a_bounded_number_of_times_then_dead_lett
     analyzer = FailingAnalyzer()
     process_context(multi_settings).analyzer = analyzer
     article = make_article(1)
-    app.tasks[ANALYSE_ARTICLE].apply(kwargs=_analyse_kwargs(article))
+    app.tasks[PROCESS_ARTICLE].apply(kwargs=_process_kwargs(article))
 
     assert analyzer.calls == ARTICLE_POLICY.unexpected_retries + 1
     with open_store(multi_settings) as store:
         [letter] = store.list_dead_letters()
-    assert letter.task == ANALYSE_ARTICLE
+    assert letter.task == PROCESS_ARTICLE
     assert letter.attempts == analyzer.calls
     assert letter.error == "ZeroDivisionError: division by zero in the claim scorer"
     assert "in analyze_article" in letter.traceback
     assert json.loads(letter.payload)["article_id"] == article.id
     counters = process_context(multi_settings).metrics.snapshot().counters
-    assert counters[("dead_letters", (("task", ANALYSE_ARTICLE),))] == 1
-    assert counters[("task_retries", (("task", ANALYSE_ARTICLE),))] == ARTICLE_POLICY.unexpected_retries
+    assert counters[("dead_letters", (("task", PROCESS_ARTICLE),))] == 1
+    assert counters[("task_retries", (("task", PROCESS_ARTICLE),))] == ARTICLE_POLICY.unexpected_retries
 
 
 def test_a_task_that_keeps_killing_its_worker_is_dead_lettered_without_running(
@@ -124,23 +124,23 @@ def test_a_task_that_keeps_killing_its_worker_is_dead_lettered_without_running(
     context.analyzer = analyzer
     article = make_article(2)
     # Three earlier starts never finished: the worker died each time (OOM, segfault, hard limit).
-    context.redis.set(f"{CRASH_KEY}{ANALYSE_ARTICLE}:{article.id}", 3)
-    app.tasks[ANALYSE_ARTICLE].apply(kwargs=_analyse_kwargs(article))
+    context.redis.set(f"{CRASH_KEY}{PROCESS_ARTICLE}:{article.id}", 3)
+    app.tasks[PROCESS_ARTICLE].apply(kwargs=_process_kwargs(article))
 
     assert analyzer.calls == 0
     with open_store(multi_settings) as store:
         [letter] = store.list_dead_letters()
     assert "died 3 times" in letter.error
-    assert context.redis.get(f"{CRASH_KEY}{ANALYSE_ARTICLE}:{article.id}") is None
+    assert context.redis.get(f"{CRASH_KEY}{PROCESS_ARTICLE}:{article.id}") is None
 
 
 def test_a_finished_task_leaves_no_crash_count(app, multi_settings: Settings) -> None:
     context = process_context(multi_settings)
     article = make_article(3)
-    app.tasks[ANALYSE_ARTICLE].apply(kwargs=_analyse_kwargs(article))
-    assert context.redis.get(f"{CRASH_KEY}{ANALYSE_ARTICLE}:{article.id}") == "0"
-    # The analysed article went on to the analysis queue as the next task of the chain.
-    assert context.broker_backlog()[0]["analysis"] == 1
+    app.tasks[PROCESS_ARTICLE].apply(kwargs=_process_kwargs(article))
+    assert context.redis.get(f"{CRASH_KEY}{PROCESS_ARTICLE}:{article.id}") == "0"
+    with open_store(multi_settings) as store:
+        assert store.get_article(article.id) is not None
 
 
 def test_store_errors_are_retried_before_anything_is_dead_lettered(app, multi_settings: Settings) -> None:
@@ -150,10 +150,6 @@ def test_store_errors_are_retried_before_anything_is_dead_lettered(app, multi_se
     open_store(multi_settings).close()
     context = process_context(multi_settings)
     article = make_article(4)
-    analysed = context.analyzer.analyze_article(article)
-    from shellwatch.domain import AnalysedArticle
-
-    payload = to_json(AnalysedArticle(article=article, analysis=analysed))
     blocker = sqlite3.connect(multi_settings.database_path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     attempts = {"n": 0}
@@ -172,9 +168,7 @@ def test_store_errors_are_retried_before_anything_is_dead_lettered(app, multi_se
     context.discard_store = short_lock_store
     context.store = SqliteStore(multi_settings.database_path, kb=load_kb(multi_settings), lock_timeout=0.2)
     try:
-        app.tasks["workers.store_article"].apply(
-            kwargs={"analysed": payload, "article_id": article.id, "handed_off_at": None}
-        )
+        app.tasks[PROCESS_ARTICLE].apply(kwargs=_process_kwargs(article))
     finally:
         blocker.close()
     assert attempts["n"] == 3
