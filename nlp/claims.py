@@ -149,7 +149,9 @@ class SentenceCues:
 @dataclass
 class ClaimLexicon:
     priority: list[ClaimType]
-    type_cues: CueSet  # labels: (ClaimType, strength); finds the sentences worth a look
+    type_cues: CueSet  # labels: (ClaimType, strength)
+    decisive_cues: CueSet  # strong and generic type cues: a sentence with one is worth a look
+    weak_cues: CueSet  # weak type cues: worth a look only next to a named model
     sentence_cues: CueSet  # labels: ("type", ClaimType, strength), ("stance", Stance), ("negation",) …
     stances: CueSet  # labels: Stance
     negation: CueSet
@@ -200,6 +202,8 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
     return ClaimLexicon(
         priority=[ClaimType(t) for t in data["priority"]],
         type_cues=CueSet(typed, source=source),
+        decisive_cues=CueSet([t for t in typed if t[0][1] != "weak"], source=source),
+        weak_cues=CueSet([t for t in typed if t[0][1] == "weak"], source=source),
         sentence_cues=CueSet(combined, source=source),
         stances=CueSet(
             [(Stance(name), p) for name, ps in data["stances"].items() for p in ps], source=source
@@ -280,15 +284,25 @@ class ClaimExtractor:
         self.kb = kb
         self.lex = lexicon or load_claim_lexicon()
 
-    def candidate_sentences(self, folded: str, sentences: list[tuple[int, int]]) -> list[int]:
-        """Indexes of the sentences with at least one claim-type cue (one scan of the text)."""
+    def candidate_sentences(
+        self, folded: str, sentences: list[tuple[int, int]], mentions: list[Mention] | None = None
+    ) -> list[int]:
+        """Indexes of the sentences worth the claim rules: a strong or generic cue (套壳, "distilled"),
+        or a weak one ("based on", 基于) in a sentence that names a known model or company."""
         starts = [s for s, _ in sentences]
-        chosen: set[int] = set()
-        for position in self.lex.type_cues.anchor_positions(folded):
+
+        def sentence_of(position: int) -> int | None:
             index = bisect.bisect_right(starts, position) - 1
-            if index >= 0 and position < sentences[index][1]:
+            return index if index >= 0 and position < sentences[index][1] else None
+
+        chosen = {sentence_of(p) for p in self.lex.decisive_cues.anchor_positions(folded)}
+        named = {sentence_of(m.start) for m in mentions if m.linked} if mentions is not None else None
+        for position in self.lex.weak_cues.anchor_positions(folded):
+            index = sentence_of(position)
+            if named is None or index in named:
                 chosen.add(index)
-        return sorted(chosen)
+        chosen.discard(None)
+        return sorted(chosen)  # type: ignore[arg-type]
 
     def extract(
         self,
@@ -302,7 +316,7 @@ class ClaimExtractor:
     ) -> list[FoundClaim]:
         found: list[FoundClaim] = []
         mention_starts = [m.start for m in mentions]
-        candidates = set(self.candidate_sentences(folded, sentences))
+        candidates = set(self.candidate_sentences(folded, sentences, mentions))
         # Product names (WriteGenie, 「晴語」): one scan of the text, used in candidate sentences.
         product_mentions = products.find(text, mentions) if products is not None and candidates else []
         product_starts = [m.start for m in product_mentions]
