@@ -663,7 +663,8 @@ class ClaimExtractor:
         confidence += 0.1 if explicit else 0.0
         confidence -= 0.15 if carried_subject else 0.0
         confidence -= 0.1 if subject.entity_id is None else 0.0
-        claim = Claim(
+        # Every value is typed and bounded here: skip pydantic's validation in the hot path.
+        claim = Claim.model_construct(
             subject=subject.entity_id,
             subject_name=subject.name,
             object=target.entity_id if target is not None else None,
