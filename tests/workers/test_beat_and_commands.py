@@ -116,3 +116,30 @@ def test_the_periodic_crawl_of_one_source_hands_its_articles_to_the_pipeline(
         sources = {article.article.source for article in store.iter_articles()}
         assert store.count_articles() == stats["new"]
     assert sources == {"syndicate"}  # only the source that was due
+
+
+def test_beat_starts_with_the_registry_schedule_merged_in(settings: Settings, tmp_path: Path) -> None:
+    from workers.application import create_app
+    from workers.beat import SourceScheduler
+
+    registry = _registry(
+        tmp_path / "sources.yaml",
+        [
+            {
+                "name": "ithome",
+                "language": "zh",
+                "feeds": ["https://ithome.example/rss"],
+                "interval_minutes": 15,
+            },
+        ],
+    )
+    configured = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "sources_file": registry})
+    app = create_app(configured)
+    scheduler = SourceScheduler(app=app, schedule_filename=str(tmp_path / "beat-schedule"), lazy=False)
+    try:
+        entries = scheduler.schedule
+        assert entries["crawl:ithome"].task == CRAWL_SOURCE
+        assert entries["crawl:ithome"].schedule.run_every == timedelta(minutes=15)
+        assert entries["digests:monthly"].task == WRITE_MONTHLY_DIGESTS
+    finally:
+        scheduler.close()
