@@ -148,6 +148,8 @@ def scrapy_settings_for(settings: Settings, overrides: Mapping[str, Any] | None 
     result.setmodule(defaults, priority="project")
     result.set("USER_AGENT", settings.user_agent, priority="project")
     result.set("LOG_LEVEL", settings.log_level, priority="project")
+    # ShellWatch configures logging itself (shellwatch.cli, `python -m crawlers.run`).
+    result.set("LOG_INSTALL_ROOT_HANDLER", False, priority="project")
     result.set("SHELLWATCH_SETTINGS", settings, priority="project")
     for key, value in (overrides or {}).items():
         result.set(key, value, priority="cmdline")
@@ -172,7 +174,7 @@ def _run_here(
     install_reactor(scrapy_config["TWISTED_REACTOR"])
     from twisted.internet import defer, reactor, task
 
-    process = CrawlerProcess(scrapy_config, install_root_handler=False)
+    process = CrawlerProcess(scrapy_config)
     total = CrawlStats()
     last_polled: dict[str, datetime] = {}
     errors: list[BaseException] = []

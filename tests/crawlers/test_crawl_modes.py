@@ -131,7 +131,7 @@ def test_a_killed_crawl_resumes_without_refetching_everything(tmp_path: Path, ne
     sources = sources_file(tmp_path, newsroom)
     slow = {
         "DOWNLOAD_DELAY": "0.4",
-        "RANDOMIZE_DOWNLOAD_DELAY": "False",
+        "DOWNLOAD_DELAY_JITTER": "0",
         "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
     }
     process = crawl_process(tmp_path, sources, "killed", data_dir=tmp_path / "data", settings=slow)
