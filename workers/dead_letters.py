@@ -23,7 +23,7 @@ from workers.application import (
 )
 from workers.context import ProcessContext, process_context
 from workers.handoff import HandOff, process_in_process
-from workers.logs import kv
+from workers.logs import kv, task_kwargsrepr
 from workers.reliability import make_dead_letter
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ def _retry(context: ProcessContext, letter: DeadLetter) -> RetryResult:
         if context.settings.embedded:
             outcome = _run_here(context, letter.task, kwargs)
         else:
-            context.celery.send_task(letter.task, kwargs=kwargs)
+            ids = {key: str(value) for key, value in kwargs.items() if key.endswith("_id")}
+            context.celery.send_task(letter.task, kwargs=kwargs, kwargsrepr=task_kwargsrepr(**ids))
             outcome = "queued"
     except Exception as exc:  # noqa: BLE001 - keep the letter, with the new error
         again = make_dead_letter(letter.task, letter.id, letter.payload, exc, letter.attempts + 1)

@@ -22,7 +22,7 @@ from shellwatch.domain import Article, to_json
 from workers import pipeline
 from workers.application import DELIVER_ALERT, PROCESS_ARTICLE, PUBLISH_RETRY_POLICY
 from workers.context import ProcessContext, process_context
-from workers.logs import kv
+from workers.logs import kv, task_kwargsrepr
 from workers.metrics import record_stored
 from workers.reliability import (
     ARTICLE_POLICY,
@@ -86,6 +86,7 @@ def send_article(context: ProcessContext, article: Article) -> None:
     context.celery.send_task(
         PROCESS_ARTICLE,
         kwargs={"article": to_json(article), "article_id": article.id, "handed_off_at": time.time()},
+        kwargsrepr=task_kwargsrepr(article_id=article.id),
         retry=True,
         retry_policy=PUBLISH_RETRY_POLICY,
     )

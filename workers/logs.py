@@ -7,13 +7,21 @@ Celery's own lines get the task name, task id and article id of the running task
 from __future__ import annotations
 
 import logging
+import re
 
 from celery import current_task
+
+_ARTICLE_ID = re.compile(r"'article_id': '([^']*)'")
 
 LOG_FORMAT = (
     "%(asctime)s level=%(levelname)s logger=%(name)s process=%(processName)s "
     "task=%(task_name)s task_id=%(task_id)s article_id=%(article_id)s %(message)s"
 )
+
+
+def task_kwargsrepr(**ids: str) -> str:
+    """What logs and Flower show of a task's arguments: its ids, not the whole article."""
+    return repr(ids)
 
 
 def kv(event: str, **fields: object) -> str:
@@ -39,6 +47,12 @@ class TaskContextFilter(logging.Filter):
         record.task_name = getattr(task, "name", None) or "-"
         record.task_id = getattr(request, "id", None) or "-"
         record.article_id = kwargs.get("article_id") or "-"
+        data = getattr(record, "data", None)
+        if not task and isinstance(data, dict):  # the main process's "received" lines
+            record.task_name = data.get("name") or "-"
+            record.task_id = data.get("id") or "-"
+            found = _ARTICLE_ID.search(str(data.get("kwargs") or ""))
+            record.article_id = found.group(1) if found else "-"
         return True
 
 

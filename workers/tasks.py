@@ -21,7 +21,7 @@ from shellwatch.domain import Article, from_json, to_json
 from workers import periodic, pipeline
 from workers.application import DELIVER_ALERT, PROCESS_ARTICLE
 from workers.context import ProcessContext, process_context
-from workers.logs import install_task_context, kv
+from workers.logs import install_task_context, kv, task_kwargsrepr
 from workers.metrics import record_stored
 from workers.reliability import (
     ARTICLE_POLICY,
@@ -57,6 +57,7 @@ def process_article(self: Task, article: str, article_id: str, handed_off_at: fl
             self.app.send_task(
                 DELIVER_ALERT,
                 kwargs={"alert": to_json(alert), "article_id": article_id, "alert_id": alert.id},
+                kwargsrepr=task_kwargsrepr(article_id=article_id, alert_id=alert.id),
             )
 
     _run(self, key=article_id, body=body, policy=ARTICLE_POLICY)

@@ -5,6 +5,7 @@ message. Every article must end up stored exactly once.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 
@@ -86,6 +87,9 @@ def test_a_batch_round_trips_through_a_worker_and_a_poison_message_is_dead_lette
     assert 'shellwatch_queue_depth{queue="analysis"} 0.0' in metrics
     log = worker.log()
     assert f"article_id={articles[0].id} event=article.stored" in log
+    # The worker's own lines carry the article id too, and never the article's text.
+    assert re.search(rf"article_id={articles[0].id} Task workers.process_article\[[-0-9a-f]+\] received", log)
+    assert articles[0].title not in log
 
 
 def test_kill_9_of_a_worker_mid_batch_then_a_new_worker_stores_every_article_once(
