@@ -2,9 +2,9 @@
 
 `process_article` runs the whole chain for one article; embedded mode calls it in-process. The
 Celery task `workers.process_article` (workers/tasks.py, `analysis` queue) calls its two halves,
-`analyse_article` and `store_analysed`, and queues each alert's delivery on the `delivery` queue. Every step is idempotent: the
-article id comes from its canonical URL, writes are upserts, incident ids and alert ids are
-derived from their content, and an alert is recorded (and so delivered) once.
+`analyse_article` and `store_analysed`, and queues each alert's delivery on the `delivery` queue.
+Every step is idempotent: the article id comes from its canonical URL, writes are upserts, incident
+ids and alert ids are derived from their content, and an alert is recorded (and so delivered) once.
 """
 
 from __future__ import annotations
