@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from alerts.subscriptions import SubscriptionRequest
 from search.backends.admin import ApiToken
 from search.backends.base import Store
+from search.corrections import CorrectionRequest
 from shellwatch.config import Settings
 from shellwatch.domain import ClaimType, EntityType, IncidentStatus, to_dict
-from web.corrections import CorrectionRequest
 from web.deps import ReadAccess, ReadToken, WriteToken, app_state, get_kb, get_settings, get_store
 from web.knowledge import EntityRequest
 from web.views import article_detail, article_summary, incident_dict, incident_view
@@ -244,7 +244,7 @@ def create_correction(
     kb: KbDep,
     token: Annotated[ApiToken, WriteToken],
 ) -> dict[str, Any]:
-    from web.corrections import ClaimNotFound, CorrectionError, correct_claim
+    from search.corrections import ClaimNotFound, CorrectionError, correct_claim
 
     try:
         outcome = correct_claim(store, kb, body, token_id=token.id)
@@ -280,7 +280,7 @@ def list_corrections(
     response_class=Response,
 )
 def export_corrections(store: StoreDep, _: Annotated[ApiToken, ReadToken]) -> Response:
-    from web.corrections import labelled_examples
+    from search.corrections import labelled_examples
 
     lines = [json.dumps(example, ensure_ascii=False) + "\n" for example in labelled_examples(store)]
     return Response(
@@ -484,7 +484,7 @@ def _subscription(
 
 def _corrected_keys(analysed: Any, corrections: list[Any]) -> set[str]:
     """Keys of the claims as the corrections left them (the stored article already has them applied)."""
-    from web.corrections import claim_key, corrected_claim
+    from search.corrections import claim_key, corrected_claim
 
     return {claim_key(analysed.id, corrected_claim(c.before, c)) for c in corrections if not c.dismissed}
 

@@ -306,7 +306,7 @@ def article_page(request: Request, article_id: str) -> HTMLResponse:
 async def correction_form(request: Request) -> Response:
     from pydantic import ValidationError
 
-    from web.corrections import ClaimNotFound, CorrectionError, CorrectionRequest, correct_claim
+    from search.corrections import ClaimNotFound, CorrectionError, CorrectionRequest, correct_claim
 
     form = await _form(request)
     token = _require_write(request, form.get("csrf"))
@@ -624,7 +624,7 @@ async def unsubscribe_action(request: Request, subscription_id: str, token: str 
 
 
 def _corrected_keys(corrections: list[Any]) -> set[str]:
-    from web.corrections import claim_key, corrected_claim
+    from search.corrections import claim_key, corrected_claim
 
     return {claim_key(c.article_id, corrected_claim(c.before, c)) for c in corrections if not c.dismissed}
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from search.corrections import claim_key
 from search.incidents import family_key
 from search.results import IncidentDetail
 from shellwatch.domain import RESPONSE_STANCES, AnalysedArticle, Claim, Incident, Stance, to_dict
-from web.corrections import claim_key
 
 SNIPPET_CHARS = 280
 

@@ -73,8 +73,11 @@ def analyse_article(analyzer: Analyzer, article: Article) -> AnalysedArticle:
 def store_analysed(store: Store, analysed: AnalysedArticle, kb: Any) -> ProcessOutcome:
     """Store the article, put its claims into incidents, plan the alerts they raise."""
     from alerts.dispatch import plan_alerts
+    from search.corrections import apply_corrections
     from search.incidents import assign_incidents
 
+    # Analysts' corrections outlive re-analysis: re-apply them before anything downstream sees it.
+    analysed = apply_corrections(store, analysed)
     previous = store.get_article(analysed.id)
     # Keep the incidents a previous run attached, so readers never see them vanish mid-retry.
     analysed = analysed.model_copy(update={"incident_ids": previous.incident_ids if previous else []})

@@ -32,7 +32,7 @@ class ApiToken(Record):
 class Correction(Record):
     """An analyst's fix of one claim of one article, re-applied whenever the article is re-analysed.
 
-    `claim_key` identifies the claim as it looked when it was corrected (web.corrections.claim_key);
+    `claim_key` identifies the claim as it looked when it was corrected (search.corrections.claim_key);
     corrections of one article apply in `created_at` order, so a later correction can refine an
     earlier one. Fields left None are not changed.
     """

@@ -9,12 +9,12 @@ import jsonschema
 from fastapi.testclient import TestClient
 
 from search import open_store
+from search.corrections import apply_corrections, claim_key
 from search.entities import load_kb
 from shellwatch.config import Settings
 from shellwatch.domain import Channel, ChannelKind, Stance, Subscription
 from tests.nlp_data.test_datasets import EXAMPLE_SCHEMA
 from tests.web.conftest import Corpus, bearer
-from web.corrections import apply_corrections, claim_key
 
 
 def key_of(client: TestClient, article_id: str, index: int = 0) -> str:

@@ -142,3 +142,27 @@ def test_a_locked_store_spools_the_article_and_the_next_hand_off_processes_it(se
     with open_store(settings) as store:
         assert {a.id for a in store.iter_articles()} == {first.id, second.id}
     assert "shellwatch_task_retries_total" in render_prometheus(settings)
+
+
+def test_a_correction_survives_reprocessing_of_its_article(settings: Settings) -> None:
+    from search.corrections import CorrectionRequest, claim_key, correct_claim
+
+    context = process_context(settings)
+    stages = dict(store=context.store, analyzer=context.analyzer, kb=context.knowledge_base)
+    article = make_article(2)
+    process_article(settings, article, **stages)
+    claim = context.store.get_article(article.id).analysis.claims[0]
+    correct_claim(
+        context.store,
+        context.knowledge_base,
+        CorrectionRequest(article_id=article.id, claim_key=claim_key(article.id, claim), stance="analysis"),
+    )
+
+    process_article(settings, article, **stages)  # the crawler or a dead-letter re-run sends it again
+
+    stances = [
+        c.stance
+        for c in context.store.get_article(article.id).analysis.claims
+        if c.evidence == claim.evidence
+    ]
+    assert stances and all(stance == "analysis" for stance in stances)
