@@ -72,6 +72,8 @@ class NewsSpider(scrapy.Spider):
         self.overrides: dict[str, SourceOverride] = {s.name: load_override(s) for s in self.sources.values()}
         self.backfill_reached: set[str] = set()  # listing chains whose articles are older than `since`
         self.resumed: set[str] = set()  # canonical URLs an interrupted run left pending
+        # Backfill paging: chain → (its page's article URLs still outstanding, next-page requests).
+        self.waiting_pages: dict[str, tuple[set[str], list[scrapy.Request]]] = {}
         self.state: CrawlState
 
     @classmethod
@@ -228,29 +230,39 @@ class NewsSpider(scrapy.Spider):
             return
         generic = discovery.listing_links(html, response.url, src.allow)
         links = list(self.overrides[source].listing_links(response, generic))
-        new = 0
+        new: set[str] = set()
         for url in links:
             request = self._claim_and_request(discovery.Discovered(url), src, chain=chain)
             if request is not None:
-                new += 1
+                new.add(request.cb_kwargs["claimed"])
                 yield request
             elif canonicalize_url(url) in self.resumed:
-                new += 1  # unfinished by a killed run: its older pages may be unfinished too
+                new.add(canonicalize_url(url))  # unfinished by a killed run: older pages may be too
         limit = self.crawler.settings.getint(
             "SHELLWATCH_BACKFILL_PAGES" if self.since else "SHELLWATCH_LISTING_PAGES"
         )
-        # Paging on: in a backfill until the articles are older than `since`; otherwise while a
-        # page still brings unseen articles (the newest are on the first pages).
-        keep_paging = chain not in self.backfill_reached if self.since else new > 0
-        if page < limit and keep_paging:
-            for url in discovery.next_page_links(html, response.url):
-                yield scrapy.Request(
-                    url,
-                    self.parse_listing,
-                    errback=self.failed,
-                    priority=-page,
-                    cb_kwargs={"source": source, "page": page + 1, "chain": chain},
-                )
+        if page >= limit:
+            return
+        next_pages = [
+            scrapy.Request(
+                url,
+                self.parse_listing,
+                errback=self.failed,
+                priority=-page,
+                cb_kwargs={"source": source, "page": page + 1, "chain": chain},
+            )
+            for url in discovery.next_page_links(html, response.url)
+        ]
+        if not self.since:
+            # The newest articles are on the first pages: page on while a page brings unseen ones.
+            if new:
+                yield from next_pages
+        elif new:
+            # Backfill: the next page waits until this page's articles are in, then goes only if
+            # none of them is older than `since` (see _article_done).
+            self.waiting_pages[chain] = (new, next_pages)
+        elif chain not in self.backfill_reached:
+            yield from next_pages
 
     def _claim_and_request(
         self, entry: discovery.Discovered, source: Source, chain: str | None = None
@@ -311,6 +323,14 @@ class NewsSpider(scrapy.Spider):
     def parse_article(
         self, response: Response, source: str, hints: dict[str, Any], claimed: str, ingest: bool = False
     ) -> Iterable[ArticleItem]:
+        try:
+            yield from self._article(response, source, hints, claimed, ingest)
+        finally:
+            self._article_done(hints.get("chain"), claimed)
+
+    def _article(
+        self, response: Response, source: str, hints: dict[str, Any], claimed: str, ingest: bool
+    ) -> Iterable[ArticleItem]:
         self.count("fetched")
         self.count("articles_fetched")
         src = self.sources[source]
@@ -362,6 +382,20 @@ class NewsSpider(scrapy.Spider):
             claimed=[claimed],
         )
 
+    def _article_done(self, chain: str | None, claimed: str) -> None:
+        """One article of a backfill listing page is in; the last one releases the next page."""
+        waiting = self.waiting_pages.get(chain or "")
+        if waiting is None:
+            return
+        outstanding, next_pages = waiting
+        outstanding.discard(claimed)
+        if outstanding:
+            return
+        del self.waiting_pages[chain]
+        if chain not in self.backfill_reached:
+            for request in next_pages:
+                self.crawler.engine.crawl(request)
+
     # ---- failures -----------------------------------------------------------------------------
 
     def failed(self, failure: Failure) -> None:
@@ -371,6 +405,8 @@ class NewsSpider(scrapy.Spider):
         if reason == "http_304":
             return
         self._fail(reason, request.url, failure.getErrorMessage(), claimed)
+        if claimed is not None:
+            self._article_done((request.cb_kwargs.get("hints") or {}).get("chain"), claimed)
 
     def _fail(self, reason: str, url: str, detail: str, claimed: str | None = None) -> None:
         self.count(f"failed/{reason}")

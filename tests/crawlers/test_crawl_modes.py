@@ -209,8 +209,8 @@ def test_since_backfill_limits_sitemaps_feeds_and_paging(tmp_path: Path, newsroo
     assert hits["/en-e/posts/rag.html"] == 1  # lastmod 2023-12-19
     assert hits["/en-e/posts/wrapper.html"] == 0  # 2023-12-18 in both the sitemap and the RDF feed
     assert hits["/zh-c/copy.html"] == 0  # Google News publication date 2023-11-15
-    # Page 1's articles are older than the date, so paging stops after page 2.
-    assert hits["/en-d/page2.html"] == 1 and hits["/en-d/page3.html"] == 0
+    # Page 1's articles are older than the date: the next page is not fetched.
+    assert hits["/en-d/index.html"] == 1 and hits["/en-d/page2.html"] == 0
     assert backfill.by_path("/en-e/posts/rag.html") is not None
 
     newsroom.requests.clear()
@@ -222,6 +222,12 @@ def test_since_backfill_limits_sitemaps_feeds_and_paging(tmp_path: Path, newsroo
         name="full",
     )
     assert newsroom.hits()["/en-d/page4.html"] == 1  # without --since, paging goes on while pages bring news
+
+    newsroom.requests.clear()
+    crawl(tmp_path, sources, data_dir=tmp_path / "deep", args=("--once", "--since", "2023-06-01"), name="deep")
+    hits = newsroom.hits()
+    # Pages 1 and 2 hold articles from June 2023 on; page 3's is from May: paging stops there.
+    assert hits["/en-d/page2.html"] == hits["/en-d/page3.html"] == 1 and hits["/en-d/page4.html"] == 0
 
 
 @pytest.mark.slow
