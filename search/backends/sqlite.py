@@ -797,6 +797,7 @@ class _Compiler:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.params: list[Any] = []
+        self.fts_drives = False
 
     def compile(self, query: Query) -> _Compiled:
         if query.root is None:
@@ -804,8 +805,9 @@ class _Compiler:
         conjuncts = list(query.root.children) if isinstance(query.root, And) else [query.root]
         text = [c for c in conjuncts if _text_only(c)]
         fts = _fts_and(text)
+        self.fts_drives = fts is not None
         rest = conjuncts if fts is None else [c for c in conjuncts if c not in text]
-        where = self._and(rest) if rest else "1"
+        where = self._and(rest, top=True) if rest else "1"
         return _Compiled(fts, where, self.params)
 
     def _sql(self, node: Any) -> str:
@@ -820,13 +822,18 @@ class _Compiler:
         self.params.append(_fts(node))
         return "a.rowid IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)"
 
-    def _and(self, nodes: list[Any]) -> str:
+    def _and(self, nodes: list[Any], top: bool = False) -> str:
         # Sibling claim filters constrain the same claim: "type:x stance:denial" = a denial of x.
         claim_filters = [n for n in nodes if isinstance(n, Filter) and n.name in CLAIM_FILTERS]
         others = [n for n in nodes if n not in claim_filters]
         parts = [self._sql(n) for n in others]
         if claim_filters:
-            parts.append(self._claim(claim_filters))
+            # When the text match or an entity set already drives the query, probe each of its rows
+            # (covering index on claims.article) instead of materialising every claim of a type.
+            driven = (
+                top and self.fts_drives or any(isinstance(n, Filter) and n.name == "entity" for n in others)
+            )
+            parts.append(self._claim(claim_filters, correlated=driven))
         return "(" + " AND ".join(parts) + ")"
 
     def _filter(self, node: Filter) -> str:
@@ -846,7 +853,7 @@ class _Compiler:
         self.params.append(_ts(node.value))
         return "a.published_at >= ?" if node.name == "from" else "a.published_at < ?"
 
-    def _claim(self, filters: list[Filter]) -> str:
+    def _claim(self, filters: list[Filter], correlated: bool = False) -> str:
         conditions = []
         for node in filters:
             if node.name == "depth":
@@ -856,6 +863,8 @@ class _Compiler:
             else:
                 conditions.append(f"c.{node.name} = ?")
                 self.params.append(str(node.value))
+        if correlated:
+            return f"EXISTS (SELECT 1 FROM claims c WHERE c.article = a.rowid AND {' AND '.join(conditions)})"
         # Uncorrelated: SQLite walks the claims index once and seeks articles by rowid.
         return f"a.rowid IN (SELECT c.article FROM claims c WHERE {' AND '.join(conditions)})"
 
