@@ -224,7 +224,9 @@ def test_since_backfill_limits_sitemaps_feeds_and_paging(tmp_path: Path, newsroo
     assert newsroom.hits()["/en-d/page4.html"] == 1  # without --since, paging goes on while pages bring news
 
     newsroom.requests.clear()
-    crawl(tmp_path, sources, data_dir=tmp_path / "deep", args=("--once", "--since", "2023-06-01"), name="deep")
+    crawl(
+        tmp_path, sources, data_dir=tmp_path / "deep", args=("--once", "--since", "2023-06-01"), name="deep"
+    )
     hits = newsroom.hits()
     # Pages 1 and 2 hold articles from June 2023 on; page 3's is from May: paging stops there.
     assert hits["/en-d/page2.html"] == hits["/en-d/page3.html"] == 1 and hits["/en-d/page4.html"] == 0
