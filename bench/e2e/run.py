@@ -199,9 +199,6 @@ class Run:
             ]
         }
         (self.workdir / "sources.yaml").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
-        # Beat gets a registry without sources: the continuous crawler process is the one crawler;
-        # beat still schedules delivery retries, summaries and the spool flush.
-        (self.workdir / "beat-sources.yaml").write_text('{"sources": []}', encoding="utf-8")
         env = {
             key: value
             for key, value in os.environ.items()
@@ -324,7 +321,9 @@ class Run:
                 "--loglevel",
                 "INFO",
             ],
-            {"SHELLWATCH_SOURCES": str(self.workdir / "beat-sources.yaml")},
+            # The crawler process is the one crawler; beat schedules delivery retries, summaries and
+            # the spool flush (as in docker-compose.yml).
+            {"SHELLWATCH_BEAT_CRAWL": "false"},
         )
         service("api", [str(VENV_BIN / "shellwatch"), "serve", "--port", str(self.ports["api"])])
         service(
