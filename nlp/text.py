@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from shellwatch.domain import Language
 
 MAX_CHARS = 200_000  # longer inputs are cut (a news article is a few thousand characters)
+MAX_SENTENCE = 600  # longer sentences are split at clause breaks
 
 HTML_HINT = re.compile(
     r"<\s*(!doctype|html|body|head|p|div|br|span|a|article|section|h[1-6]|script|style|meta|li|table)\b", re.I
@@ -129,5 +130,14 @@ def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
+    # A "sentence" without end punctuation can be a whole page: cut it at clause breaks so the
+    # claim rules, which compare cues and names within a sentence, stay linear in the input.
+    while end - start > MAX_SENTENCE:
+        cut = max(text.rfind(mark, start + MAX_SENTENCE // 2, start + MAX_SENTENCE) for mark in "，,、;； ")
+        cut = cut + 1 if cut > start else start + MAX_SENTENCE
+        spans.append((start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
     if end > start:
         spans.append((start, end))

@@ -103,3 +103,12 @@ def test_many_articles_batched_keep_their_order(analyzer):
     assert len(analyses) == 120
     assert [a.language for a in analyses[:3]] == [Language.EN, Language.EN, Language.ZH]
     assert analyses[0].claims and not analyses[1].claims and not analyses[2].claims
+
+
+def test_a_page_without_sentence_ends_stays_fast(analyzer):
+    # 200,000 characters in one "sentence", full of names and cues: must not go quadratic.
+    text = "零一万物被指套壳Llama并且调用OpenAI接口训练" * 8000 + " Yi-34B uses Llama weights" * 2000
+    started = time.perf_counter()
+    analysis = analyzer.analyze(text)
+    assert time.perf_counter() - started < 20
+    assert analysis.claims
