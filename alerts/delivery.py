@@ -64,10 +64,13 @@ log = logging.getLogger(__name__)
 PERMANENT_PREFIX = "permanent: "
 TRANSIENT_PREFIX = "transient: "
 FAILING_AFTER = timedelta(days=1)
-# Delay before retry n+1 counted from the alert's creation (cumulative): 1 min, 5 min, 15 min,
-# 1 h, 3 h, 6 h, then every 12 h. Derived from the attempt count, so no extra timestamp is needed.
+# Delay before the sweep's retry n+1, counted from the end of TASK_OWNED_WINDOW after the alert's
+# creation (cumulative): 1 min, 5 min, 15 min, 1 h, 3 h, 6 h, then every 12 h. Derived from the attempt count, so no extra timestamp is needed.
 RETRY_SCHEDULE = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360)]
 RETRY_EVERY_AFTERWARDS = timedelta(hours=12)
+# The delivery task retries itself with backoff for about 15 minutes (workers/reliability.py);
+# the sweep is the safety net for tasks lost or given up, so it waits until that window is over.
+TASK_OWNED_WINDOW = timedelta(minutes=20)
 MAX_PARALLEL_SENDS = 8
 # How far back the beat sweep looks for alerts recorded without delivery states (a crash between
 # record_alert and record_delivery is a window of milliseconds; the sweep runs every few minutes).
@@ -264,11 +267,16 @@ def _push_channels(subscription: Subscription) -> list[Channel]:
 
 
 def next_attempt_at(state: DeliveredAlert) -> datetime:
+    """When the beat sweep may send this pending delivery.
+
+    Never inside TASK_OWNED_WINDOW: until then the alert's own delivery task (queued, running or
+    retrying with backoff) owns it, and a sweep sending too would deliver it twice.
+    """
     if state.attempts == 0:
-        return state.alert.created_at
+        return state.alert.created_at + TASK_OWNED_WINDOW
     step = min(state.attempts, len(RETRY_SCHEDULE)) - 1
     delay = RETRY_SCHEDULE[step] + RETRY_EVERY_AFTERWARDS * max(0, state.attempts - len(RETRY_SCHEDULE))
-    return state.alert.created_at + delay
+    return state.alert.created_at + TASK_OWNED_WINDOW + delay
 
 
 # Status ----------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ CRASH_KEY = "shellwatch:running:"
 CRASH_KEY_TTL = 24 * 3600
 
 
-@shared_task(bind=True, name=PROCESS_ARTICLE)
+@shared_task(bind=True, max_retries=None, name=PROCESS_ARTICLE)
 def process_article(self: Task, article: str, article_id: str, handed_off_at: float | None = None) -> None:
     """Analyse and store one article, assign incidents, plan alerts; queue each alert's delivery.
 
@@ -63,7 +63,7 @@ def process_article(self: Task, article: str, article_id: str, handed_off_at: fl
     _run(self, key=article_id, body=body, policy=ARTICLE_POLICY)
 
 
-@shared_task(bind=True, name="workers.deliver_alert")
+@shared_task(bind=True, max_retries=None, name="workers.deliver_alert")
 def deliver_alert(self: Task, alert: str, article_id: str, alert_id: str) -> None:
     """Send one alert on its subscription's channels; channels already delivered are skipped."""
 
@@ -73,7 +73,7 @@ def deliver_alert(self: Task, alert: str, article_id: str, alert_id: str) -> Non
     _run(self, key=alert_id, body=body, policy=ARTICLE_POLICY)
 
 
-@shared_task(bind=True, name="workers.crawl_source")
+@shared_task(bind=True, max_retries=None, name="workers.crawl_source")
 def crawl_source(self: Task, source: str) -> None:
     _run(
         self,
@@ -83,7 +83,7 @@ def crawl_source(self: Task, source: str) -> None:
     )
 
 
-@shared_task(bind=True, name="workers.write_monthly_digests")
+@shared_task(bind=True, max_retries=None, name="workers.write_monthly_digests")
 def write_monthly_digests(self: Task, month: str | None = None) -> None:
     _run(
         self,
@@ -93,17 +93,17 @@ def write_monthly_digests(self: Task, month: str | None = None) -> None:
     )
 
 
-@shared_task(bind=True, name="workers.retry_failed_deliveries")
+@shared_task(bind=True, max_retries=None, name="workers.retry_failed_deliveries")
 def retry_failed_deliveries(self: Task) -> None:
     _run(self, key="-", body=periodic.retry_failed_deliveries, policy=PERIODIC_POLICY)
 
 
-@shared_task(bind=True, name="workers.send_due_summaries")
+@shared_task(bind=True, max_retries=None, name="workers.send_due_summaries")
 def send_due_summaries(self: Task) -> None:
     _run(self, key="-", body=periodic.send_due_summaries, policy=PERIODIC_POLICY)
 
 
-@shared_task(bind=True, name="workers.flush_spool")
+@shared_task(bind=True, max_retries=None, name="workers.flush_spool")
 def flush_spool(self: Task) -> None:
     from workers.handoff import flush_spool as flush
 
@@ -150,7 +150,7 @@ def _run(task: Task, *, key: str, body: Callable[[ProcessContext], Any], policy:
                 error=_short(exc),
             )
         )
-        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+        raise task.retry(exc=exc, countdown=countdown) from exc
     finally:
         context.metrics.observe("task_duration_seconds", time.monotonic() - started, task=task.name)
         _leave(context, crash_key)
@@ -179,7 +179,7 @@ def _give_up(
         log.error(
             kv("task.dead_letter_failed", key=key, error=_short(store_exc), countdown=round(countdown, 2))
         )
-        raise task.retry(exc=store_exc, countdown=countdown, max_retries=None) from store_exc
+        raise task.retry(exc=store_exc, countdown=countdown) from store_exc
     context.metrics.incr("dead_letters", task=task.name)
     log.error(
         kv(

@@ -10,6 +10,7 @@ import pytest
 
 from alerts import delivery
 from alerts.delivery import (
+    TASK_OWNED_WINDOW,
     TransientDeliveryError,
     channel_statuses,
     deliver_alert,
@@ -85,7 +86,10 @@ def test_crash_before_delivery_is_recovered_once(
     # The worker died here, before deliver_alert ran; the article is handed over again.
     assert process(store, kb, make_article([make_claim()])) == []
 
-    swept = retry_failed_deliveries(alert_settings, store, now=alert.created_at + timedelta(seconds=1))
+    # While its delivery task may still be queued or retrying, the sweep leaves the alert alone.
+    assert retry_failed_deliveries(alert_settings, store, now=alert.created_at + timedelta(seconds=1)) == []
+    after_task_window = alert.created_at + TASK_OWNED_WINDOW + timedelta(seconds=1)
+    swept = retry_failed_deliveries(alert_settings, store, now=after_task_window)
     assert [s.delivered_at is not None for s in swept] == [True]
     assert retry_failed_deliveries(alert_settings, store, now=alert.created_at + timedelta(hours=1)) == []
     assert len(receiver.requests) == 1
@@ -193,9 +197,12 @@ def test_retries_back_off_and_a_day_of_failure_is_reported(
     assert len(receiver.received("/fail")) == 1
 
     assert retry_failed_deliveries(alert_settings, store, now=created + timedelta(seconds=30)) == []
-    [retried] = retry_failed_deliveries(alert_settings, store, now=created + timedelta(minutes=2))
+    assert retry_failed_deliveries(alert_settings, store, now=created + timedelta(minutes=2)) == []
+    swept_from = created + TASK_OWNED_WINDOW
+    assert retry_failed_deliveries(alert_settings, store, now=swept_from + timedelta(seconds=30)) == []
+    [retried] = retry_failed_deliveries(alert_settings, store, now=swept_from + timedelta(minutes=2))
     assert retried.attempts == 2 and len(receiver.received("/fail")) == 2
-    assert retry_failed_deliveries(alert_settings, store, now=created + timedelta(minutes=3)) == []
+    assert retry_failed_deliveries(alert_settings, store, now=swept_from + timedelta(minutes=3)) == []
     assert len(receiver.received("/gone")) == 1  # a permanent refusal is never retried
 
     [soon] = channel_statuses(store, failing, now=created + timedelta(hours=2))

@@ -175,3 +175,12 @@ def test_store_errors_are_retried_before_anything_is_dead_lettered(app, multi_se
     with open_store(multi_settings) as store:
         assert store.get_article(article.id) is not None
         assert store.list_dead_letters() == []
+
+
+def test_celery_never_caps_retries_before_the_retry_policy_does() -> None:
+    """Celery's default max_retries (3) would drop a task, undead-lettered, before the policy's limit."""
+    from workers import tasks
+
+    shared = [getattr(tasks, name) for name in dir(tasks) if hasattr(getattr(tasks, name), "max_retries")]
+    assert shared, "no Celery tasks found in workers.tasks"
+    assert {task.name: task.max_retries for task in shared} == {task.name: None for task in shared}
