@@ -63,7 +63,8 @@ class Discovered:
 def parse_feed(body: bytes, base_url: str, language: Language) -> list[Discovered]:
     """Entries of an RSS / Atom / RDF feed; NotAFeed when the document is not a feed."""
     parsed = feedparser.parse(body, response_headers={"content-location": base_url})
-    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
+    # An empty but well-formed feed has a version (and often a harmless bozo flag): not a failure.
+    if not parsed.entries and not parsed.get("version"):
         reason = getattr(parsed, "bozo_exception", None) or "no feed elements"
         raise NotAFeed(f"not RSS/Atom/RDF: {reason}")
     found = []

@@ -196,6 +196,15 @@ class SqliteCrawlState(CrawlState):
         self.db.close()
 
 
+_CLAIM_SCRIPT = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
 class RedisCrawlState(CrawlState):
     """The same state in Redis: one seen-set and frontier for every crawler process."""
 
@@ -209,11 +218,10 @@ class RedisCrawlState(CrawlState):
         return self.prefix + ":".join(parts)
 
     def claim(self, url: str, payload: dict[str, Any] | None = None) -> bool:
-        if not self.redis.sadd(self._key("seen"), url):
-            return False
+        # One script, so a crawler killed between the two writes cannot leave a URL seen but never
+        # pending (nobody would ever fetch it).
         entry = json.dumps({"payload": payload or {}, "claimed_at": time.time()}, ensure_ascii=False)
-        self.redis.hset(self._key("pending"), url, entry)
-        return True
+        return bool(self.redis.eval(_CLAIM_SCRIPT, 2, self._key("seen"), self._key("pending"), url, entry))
 
     def is_seen(self, url: str) -> bool:
         return bool(self.redis.sismember(self._key("seen"), url))

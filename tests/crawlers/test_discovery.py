@@ -56,6 +56,14 @@ def test_rss_date_without_zone_is_read_in_the_source_zone() -> None:
     assert entry.published_at == datetime(2023, 12, 15, 10, 30, tzinfo=CST)
 
 
+def test_an_empty_feed_is_a_feed_with_no_entries() -> None:
+    empty = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+        b"<link>http://127.0.0.1/</link><description>x</description></channel></rss>"
+    )
+    assert parse_feed(empty, "http://127.0.0.1/rss.xml", Language.ZH) == []
+
+
 @pytest.mark.parametrize("body", [newsroom_file("en-d/feed.xml"), b"", b"\x00\x01binary", b'{"json": true}'])
 def test_documents_that_are_not_feeds(body: bytes) -> None:
     with pytest.raises(NotAFeed):
