@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: help setup system-deps demo demo-data test lint format bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 setup: system-deps $(STAMP) ## Create or update .venv (fast when nothing changed)
 
