@@ -166,6 +166,7 @@ class ClaimLexicon:
     analysis: CueSet
     api_sources: frozenset[str]
     open_sources: frozenset[str]
+    venues: frozenset[str]
     object_window: dict[Language, tuple[int, int]] = field(default_factory=dict)
 
 
@@ -226,6 +227,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         analysis=_cues(data["analysis"], "analysis", source),
         api_sources=frozenset(objects["api_sources"]),
         open_sources=frozenset(objects["open_sources"]),
+        venues=frozenset(objects.get("venues", [])),
         object_window={
             Language.ZH: (objects["window_zh_before"], objects["window_zh_after"]),
             Language.EN: (objects["window_en_before"], objects["window_en_after"]),
@@ -700,6 +702,7 @@ class ClaimExtractor:
             and not same(m, target)
             and not any(same(m, s) for s in clause_mentions)
         ]
+        options = [m for m in options if not self._in(m, self.lex.venues)] or options
         if options:
             # The subject is named before the cue; a source (Llama, GPT-4, OpenAI) only when nothing
             # else is named.
