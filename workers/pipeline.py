@@ -112,18 +112,25 @@ def store_analysed(store: Store, analysed: AnalysedArticle, kb: Any) -> ProcessO
 def deliver_in_process(
     settings: Settings, store: Store, alerts: list[Alert]
 ) -> list[tuple[Alert, BaseException]]:
-    """Deliver each alert now; return those that failed (they stay pending in the alerts stage)."""
-    from alerts.delivery import deliver_alert
+    """Deliver the alerts now, all channels in parallel so a slow webhook holds up no other
+    subscriber; return those that failed (they stay pending in the alerts stage)."""
+    from alerts.delivery import PERMANENT_PREFIX, deliver_alerts
+    from alerts.errors import PermanentDeliveryError, TransientDeliveryError
 
     failures: list[tuple[Alert, BaseException]] = []
-    for alert in alerts:
-        try:
-            deliver_alert(settings, store, alert)
-        except Exception as exc:  # noqa: BLE001 - one failing channel must not stop the others
-            failures.append((alert, exc))
-            log.warning(
-                kv("alert.delivery_failed", article_id=alert.article_id, alert_id=alert.id, error=repr(exc))
+    for state in deliver_alerts(settings, store, alerts):
+        if state.delivered_at is not None:
+            log.info(kv("alert.delivered", article_id=state.alert.article_id, alert_id=state.alert.id))
+            continue
+        error = state.last_error or "not delivered"
+        kind = PermanentDeliveryError if error.startswith(PERMANENT_PREFIX) else TransientDeliveryError
+        failures.append((state.alert, kind(error)))
+        log.warning(
+            kv(
+                "alert.delivery_failed",
+                article_id=state.alert.article_id,
+                alert_id=state.alert.id,
+                error=error,
             )
-        else:
-            log.info(kv("alert.delivered", article_id=alert.article_id, alert_id=alert.id))
+        )
     return failures

@@ -276,3 +276,24 @@ def test_status_follows_the_newest_alert(store: SqliteStore) -> None:
     assert status_at(27) == ("failing", start + timedelta(hours=2))
     store.record_delivery(state(4))
     assert status_at(28)[0] == "pending"
+
+
+def test_the_in_process_pipeline_delivers_without_queueing_behind_a_slow_webhook(
+    alert_settings: Settings, store: SqliteStore, kb: KnowledgeBase, receiver: Receiver
+) -> None:
+    from workers.pipeline import deliver_in_process
+
+    slow = make_subscription([webhook(receiver.url("/slow"))], name="slow")
+    healthy = make_subscription([webhook(receiver.url("/ok"))], name="healthy")
+    for subscription in (slow, healthy):
+        store.save_subscription(subscription)
+    alerts = process(store, kb, make_article([make_claim()]))
+
+    started = time.monotonic()
+    failures = deliver_in_process(alert_settings, store, alerts)
+
+    [received] = receiver.received("/ok")
+    assert received.at - started < alert_settings.webhook_timeout_seconds / 2
+    assert [(alert.subscription_id, type(exc)) for alert, exc in failures] == [
+        (slow.id, TransientDeliveryError)
+    ]
