@@ -17,30 +17,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from lxml import html as lxml_html
 
 from shellwatch.domain import Language
+from shellwatch.months import MONTHS
 
 CHINA_TZ = timezone(timedelta(hours=8), "UTC+8")
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for name in names
-}
 _TIME = r"(?:\s*(?P<hour>\d{1,2})[:：时時](?P<minute>\d{2})(?:[:：](?P<second>\d{2}))?)?"
 ZH_FULL = re.compile(
     r"(?P<year>20\d{2})\s*年\s*(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*[日号號]" + _TIME
