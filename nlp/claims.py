@@ -163,6 +163,8 @@ class ClaimLexicon:
     anaphora: re.Pattern[str]
     self_speakers: CueSet
     third_parties: CueSet
+    commentators: CueSet  # speakers who comment rather than accuse: analysts, "有分析"
+    no_comment: re.Pattern[str]  # "未予置评", "declined to comment": nobody responded, no claim
     analysis: CueSet
     api_sources: frozenset[str]
     open_sources: frozenset[str]
@@ -224,6 +226,8 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         anaphora=_union(data["anaphora"]),
         self_speakers=_cues(data["self_speakers"], "self", source),
         third_parties=_cues(data["third_parties"], "third", source),
+        commentators=_cues(data.get("commentators") or [], "commentator", source),
+        no_comment=_union(data.get("no_comment") or []),
         analysis=_cues(data["analysis"], "analysis", source),
         api_sources=frozenset(objects["api_sources"]),
         open_sources=frozenset(objects["open_sources"]),
@@ -438,6 +442,8 @@ class ClaimExtractor:
         reported = any(stance_cues[s] for s in (Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION))
         if cues.history and not reported:
             return []
+        if self.lex.no_comment.search(sentence):
+            return []
         local = [
             Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
         ]
@@ -607,6 +613,11 @@ class ClaimExtractor:
         if span is None:
             return None, None, None
         s, e = span
+        # "X被网友发现": passive, the speaker is the agent after 被 and X stays the subject.
+        passive = sentence.rfind("被", s, e)
+        if passive >= 0 and e - passive >= 3:
+            s = passive + 1
+            span = (s, e)
         # The whole phrase before the verb is the speaker's ("有开发者在Hugging Face上"), its
         # place ("在Hugging Face上") is no part of the name.
         clause = span
@@ -658,6 +669,8 @@ class ClaimExtractor:
             target = None
         negated = self._negated(sentence, hit, lang, cues)
         party = self._speaker_party(sentence, name_span, speaker_mentions, subject)
+        if party == "third" and self.lex.commentators.search(sentence[name_span[0] : name_span[1]]):
+            party = "commentator"
         stance, explicit = self._stance(claim_type, hit, negated, cues, party, sentence)
         confidence = 0.5
         confidence += {"strong": 0.2, "generic": 0.15, "weak": 0.05}[hit.strength]
@@ -811,6 +824,8 @@ class ClaimExtractor:
         own = party == "self"
         if cues.cleared and not own:
             return Stance.ANALYSIS, True
+        if party == "commentator":
+            return Stance.ANALYSIS, True
         if negated:
             if claim_type is ClaimType.SELF_DEVELOPED:
                 if own and not stances.get(Stance.DENIAL):
@@ -836,9 +851,9 @@ class ClaimExtractor:
             return Stance.SELF_CLAIM, bool(claimed) or own
         if own:
             return Stance.SELF_CLAIM, bool(stances.get(Stance.SELF_CLAIM))
-        if stances.get(Stance.ALLEGATION) or third:
+        if stances.get(Stance.ALLEGATION) or party == "third":
             return Stance.ALLEGATION, True
-        if cues.analysis:
+        if cues.analysis or third:
             return Stance.ANALYSIS, False
         if stances.get(Stance.SELF_CLAIM):
             return Stance.SELF_CLAIM, True
