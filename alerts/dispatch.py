@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from alerts.channels import channel_key
-from alerts.matching import ModelDirectory, claim_matches
 from search.backends.base import Store
+from search.entities import KnowledgeBase
+from search.percolate import claim_passes
 from search.results import DeliveredAlert
 from shellwatch.domain import (
     RESPONSE_STANCES,
@@ -49,13 +50,12 @@ class Assignment(Protocol):
 
 
 def plan_alerts(
-    store: Store, analysed: AnalysedArticle, assignment: Assignment, kb: ModelDirectory
+    store: Store, analysed: AnalysedArticle, assignment: Assignment, kb: KnowledgeBase
 ) -> list[Alert]:
     """The alerts this article raises that were not raised before, each recorded with pending deliveries."""
     if not assignment.new_allegations and not assignment.responses:
         return []
     subscriptions = store.match_subscriptions(analysed)
-    language = analysed.article.language
     now = datetime.now(UTC)
     # Alerts with a channel to push (webhook, e-mail) come first: each becomes a delivery task, and
     # feed-only alerts (nothing to send) must not queue in front of them.
@@ -65,7 +65,8 @@ def plan_alerts(
         if subscription.paused:
             continue
         for incident_id, claim in candidates(subscription, assignment):
-            if not claim_matches(subscription, claim, language, kb):
+            # The same rule the store percolates with (search/percolate.py), claim by claim.
+            if not claim_passes(subscription, claim, analysed, kb):
                 continue
             alert = Alert(
                 id=subscription_alert_id(subscription.id, incident_id, claim),
