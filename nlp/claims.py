@@ -20,6 +20,7 @@ selected sentence the extractor
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,6 +34,9 @@ from shellwatch.domain import Claim, ClaimType, EntityType, Language, Stance
 
 LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicons" / "claims.yaml"
 CJK = re.compile(r"[\u4e00-\u9fff]")
+# Where one sentence turns from an allegation to a response ("…；字节跳动则表示…", "…, but Moonshot
+# AI says…"): the two clauses are read as two sentences.
+TURN = re.compile(r"[；;](?=.{8})|(?<=.{8})[，,]\s*(?:但是?|but\b)(?=.{8})")
 SPEAKER_TRIM = re.compile(
     r"^(?:[\s，,：:“”\"'「」『』（）()]|但|而|对此|同时|此外|随后|然而|不过|并且|其中|今天|昨天|日前|近日|此前|and|but|however|meanwhile|then|also|the\s)+"
 )
@@ -323,6 +327,8 @@ class ClaimExtractor:
         found: list[FoundClaim] = []
         mention_starts = [m.start for m in mentions]
         candidates = set(self.candidate_sentences(folded, sentences, mentions))
+        if candidates:
+            sentences, candidates = self._clauses(folded, sentences, candidates)
         # Product names (WriteGenie, 「晴語」): one scan of the text, used in candidate sentences.
         product_mentions = products.find(text, mentions) if products is not None and candidates else []
         product_starts = [m.start for m in product_mentions]
@@ -372,6 +378,27 @@ class ClaimExtractor:
                 )
                 last_subject, last_subject_sentence = ranked[0], index
         return found
+
+    def _clauses(
+        self, folded: str, sentences: list[tuple[int, int]], candidates: set[int]
+    ) -> tuple[list[tuple[int, int]], set[int]]:
+        """Candidate sentences split where they turn from one party's statement to another's."""
+        split: list[tuple[int, int]] = []
+        chosen: set[int] = set()
+        for index, (start, end) in enumerate(sentences):
+            parts = [start]
+            if index in candidates:
+                for turn in TURN.finditer(folded, start, end):
+                    # "X承认…，但表示…": the same speaker goes on, one sentence.
+                    verb = self.lex.speaker_verbs.match(folded, turn.end())
+                    if verb is None:
+                        parts.append(turn.end())
+            parts.append(end)
+            for a, b in itertools.pairwise(parts):
+                if index in candidates:
+                    chosen.add(len(split))
+                split.append((a, b))
+        return split, chosen
 
     def _response(
         self,
