@@ -694,6 +694,15 @@ class ClaimExtractor:
             return []
         if target is not None and target.entity_id == subject.entity_id and target.name == subject.name:
             target = None
+        # A party building on its own model (Llama 3.1 on Llama 3, small Qwen distilled from a large
+        # one) is no provenance claim.
+        if (
+            target is not None
+            and target.entity_id is not None
+            and subject.entity_id is not None
+            and self.kb.same_party(target.entity_id, subject.entity_id)
+        ):
+            return []
         negated = self._negated(sentence, hit, lang, cues)
         party = self._speaker_party(sentence, name_span, speaker_mentions, subject)
         if party == "third" and self.lex.commentators.search(sentence[name_span[0] : name_span[1]]):
