@@ -752,6 +752,11 @@ class ClaimExtractor:
             and not any(same(m, s) for s in clause_mentions)
         ]
         options = [m for m in options if not self._in(m, self.lex.venues)] or options
+        # Only sources named (Qwen2, GPT-4) and a product unknown to the knowledge base speaking
+        # ("CantoLM團隊否認…改名自Qwen2"): the speaker's product is the subject, not the source.
+        speaking = [m for m in speaker_mentions if m.type is not EntityType.PERSON and m.entity_id is None]
+        if speaking and all(self._is_source(m) for m in options):
+            options = []
         if options:
             # The subject is named before the cue; a source (Llama, GPT-4, OpenAI) only when nothing
             # else is named.
