@@ -101,9 +101,23 @@ class CueSet:
         }
         self._trie = re.compile(trie_regex(sorted(by_anchor))) if by_anchor else None
 
+    def _anchor_matches(self, text: str) -> list[tuple[int, str]]:
+        """(start, anchor) of the trie's matches, and of anchors that start inside one and reach
+        past it ("from scratch" in "trained from scratch", where the anchor "trained from" wins)."""
+        found = []
+        trie = self._trie
+        for match in trie.finditer(text):
+            start, end = match.span()
+            found.append((start, match.group()))
+            for position in range(start + 1, end):
+                inner = trie.match(text, position)
+                if inner is not None and inner.end() > end:
+                    found.append((position, inner.group()))
+        return found
+
     def anchor_positions(self, text: str) -> list[int]:
         """Where a cue may start or sit (a superset of the real matches)."""
-        positions = [m.start() for m in self._trie.finditer(text)] if self._trie else []
+        positions = [start for start, _ in self._anchor_matches(text)] if self._trie else []
         for index in self._always:
             positions.extend(m.start() for m in self._patterns[index][1].finditer(text))
         return sorted(positions)
@@ -111,8 +125,8 @@ class CueSet:
     def _candidates(self, text: str) -> list[int]:
         indexes = set(self._always)
         if self._trie is not None:
-            for match in self._trie.finditer(text):
-                indexes.update(self._by_word[match.group()])
+            for _, word in self._anchor_matches(text):
+                indexes.update(self._by_word[word])
         return sorted(indexes)
 
     def finditer(self, text: str) -> list[tuple[object, re.Match[str]]]:
