@@ -719,6 +719,16 @@ class ClaimExtractor:
             return []
         negated = self._negated(sentence, hit, lang, cues)
         party = self._speaker_party(sentence, name_span, speaker_mentions, subject)
+        # The party whose model was copied speaks: an accuser ("ModelBest co-founder … said Llama3-V
+        # was a shell of MiniCPM").
+        if (
+            party == "self"
+            and target is not None
+            and target.entity_id is not None
+            and any(self.kb.same_party(m.entity_id, target.entity_id) for m in speaker_mentions)
+            and not any(self.kb.same_party(m.entity_id, subject.entity_id) for m in speaker_mentions)
+        ):
+            party = "third"
         if party == "third" and self.lex.commentators.search(sentence[name_span[0] : name_span[1]]):
             party = "commentator"
         stance, explicit = self._stance(claim_type, hit, negated, cues, party, sentence)
