@@ -183,6 +183,7 @@ class ClaimLexicon:
     third_parties: CueSet
     commentators: CueSet  # speakers who comment rather than accuse: analysts, "有分析"
     no_comment: re.Pattern[str]  # "未予置评", "declined to comment": nobody responded, no claim
+    generic_questions: re.Pattern[str]  # "判断一个模型是否从零训练…": about any model, no claim
     analysis: CueSet
     api_sources: frozenset[str]
     open_sources: frozenset[str]
@@ -246,6 +247,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         third_parties=_cues(data["third_parties"], "third", source),
         commentators=_cues(data.get("commentators") or [], "commentator", source),
         no_comment=_union(data.get("no_comment") or []),
+        generic_questions=_union(data.get("generic_questions") or []),
         analysis=_cues(data["analysis"], "analysis", source),
         api_sources=frozenset(objects["api_sources"]),
         open_sources=frozenset(objects["open_sources"]),
@@ -483,7 +485,7 @@ class ClaimExtractor:
         reported = any(stance_cues[s] for s in (Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION))
         if cues.history and not reported:
             return []
-        if self.lex.no_comment.search(sentence):
+        if self.lex.no_comment.search(sentence) or self.lex.generic_questions.search(sentence):
             return []
         local = [
             Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions

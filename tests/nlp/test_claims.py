@@ -107,3 +107,42 @@ def test_claims_are_merged_per_subject(analyzer):
 def test_irrelevant_news_has_no_claims(analyzer):
     analysis = analyzer.analyze("百度发布了新款手机，售价3999元。The chip maker's shares rose 5% on Tuesday.")
     assert analysis.claims == [] and not analysis.relevant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # nobody responded: neither a denial nor a self-claim
+        "截至发稿，零一万物尚未就Yi-34B是否套壳Llama作出正式回应。",
+        "Google declined to comment on why Gemini identified itself as Baidu's ERNIE Bot.",
+        # how one tells in general: about any model
+        "判断一个模型是否从零训练，关键要看训练数据、训练过程以及权重本身的相似度。",
+    ],
+)
+def test_sentences_that_report_no_claim(analyzer, text):
+    assert claims_of(analyzer, text) == set()
+
+
+def test_a_cue_overlapping_a_longer_anchor_is_found(analyzer):
+    # the anchor "trained from" must not hide "from scratch"
+    found = claims_of(
+        analyzer, "DeepSeek says DeepSeek-V3 was pre-trained from scratch on 14.8 trillion tokens."
+    )
+    assert ("deepseek-v3", "self_developed", "self_claim", None) in found
+
+
+def test_allegation_and_response_in_one_sentence(analyzer):
+    found = claims_of(
+        analyzer,
+        "Some commentators called Kimi K2 a copy of DeepSeek-V3, but Moonshot AI says the model was "
+        "trained from scratch on 15.5 trillion tokens.",
+    )
+    stances = {(subject, stance) for subject, _, stance, _ in found}
+    assert ("kimi-k2", "self_claim") in stances
+
+
+def test_analysts_comment_rather_than_accuse(analyzer):
+    found = claims_of(
+        analyzer, "分析人士认为，Gemini自称文心一言，更可能是训练语料中混入了网络上的文心一言对话。"
+    )
+    assert found and all(stance == "analysis" for _, _, stance, _ in found)

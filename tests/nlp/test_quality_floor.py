@@ -23,6 +23,6 @@ def test_dev_set_floor(analyzer, kb):
     stance_f1 = scores.stances.macro_f1([s for s in bench.Stance])
     # Floors a little under today's figures (see BENCHMARKS.md): a regression fails the suite.
     assert scores.entities.micro()[2] >= 0.98
-    assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.78
-    assert type_f1 >= 0.62
-    assert stance_f1 >= 0.51
+    assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.79
+    assert type_f1 >= 0.67
+    assert stance_f1 >= 0.56
