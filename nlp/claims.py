@@ -34,6 +34,7 @@ from shellwatch.domain import Claim, ClaimType, EntityType, Language, Stance
 
 LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicons" / "claims.yaml"
 CJK = re.compile(r"[\u4e00-\u9fff]")
+NAMELIKE = re.compile(r"[A-Za-z0-9]")  # "Orion-72B", not a word the name finder took ("洗白")
 # Where one sentence turns from an allegation to a response ("…；字节跳动则表示…", "…, but Moonshot
 # AI says…"): the two clauses are read as two sentences.
 TURN = re.compile(r"[；;](?=.{8})|(?<=.{8})[，,]\s*(?:但是?|but\b)(?=.{8})")
@@ -796,6 +797,16 @@ class ClaimExtractor:
                     m
                     for m in pool
                     if m.type is EntityType.MODEL and self.kb.same_party(m.entity_id, chosen.entity_id)
+                ]
+                # "Nebula AI unveiled Orion-72B": a product unknown to the KB, named beside an
+                # organisation, is the more precise subject too.
+                models = models or [
+                    m
+                    for m in own
+                    if m.type is EntityType.MODEL
+                    and m.entity_id is None
+                    and m is not chosen
+                    and NAMELIKE.search(m.name)
                 ]
                 if models:
                     chosen = models[0]

@@ -24,5 +24,5 @@ def test_dev_set_floor(analyzer, kb):
     # Floors a little under today's figures (see BENCHMARKS.md): a regression fails the suite.
     assert scores.entities.micro()[2] >= 0.98
     assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.79
-    assert type_f1 >= 0.67
-    assert stance_f1 >= 0.56
+    assert type_f1 >= 0.69
+    assert stance_f1 >= 0.58
