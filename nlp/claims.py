@@ -101,19 +101,34 @@ class CueSet:
             for word in by_anchor
         }
         self._trie = re.compile(trie_regex(sorted(by_anchor))) if by_anchor else None
+        # Offsets inside an anchor where a longer anchor may start and reach past it ("from" in
+        # "trained from" → "from scratch"): only there is the trie tried again.
+        self._overlaps = {
+            word: offsets
+            for word in by_anchor
+            if (
+                offsets := [
+                    i
+                    for i in range(1, len(word))
+                    if any(o.startswith(word[i:]) and len(o) > len(word) - i for o in by_anchor)
+                ]
+            )
+        }
 
     def _anchor_matches(self, text: str) -> list[tuple[int, str]]:
         """(start, anchor) of the trie's matches, and of anchors that start inside one and reach
         past it ("from scratch" in "trained from scratch", where the anchor "trained from" wins)."""
         found = []
         trie = self._trie
+        overlaps = self._overlaps
         for match in trie.finditer(text):
             start, end = match.span()
-            found.append((start, match.group()))
-            for position in range(start + 1, end):
-                inner = trie.match(text, position)
+            word = match.group()
+            found.append((start, word))
+            for offset in overlaps.get(word, ()):
+                inner = trie.match(text, start + offset)
                 if inner is not None and inner.end() > end:
-                    found.append((position, inner.group()))
+                    found.append((start + offset, inner.group()))
         return found
 
     def anchor_positions(self, text: str) -> list[int]:
@@ -126,8 +141,16 @@ class CueSet:
     def _candidates(self, text: str) -> list[int]:
         indexes = set(self._always)
         if self._trie is not None:
-            for _, word in self._anchor_matches(text):
-                indexes.update(self._by_word[word])
+            by_word, overlaps, trie = self._by_word, self._overlaps, self._trie
+            for match in trie.finditer(text):
+                word = match.group()
+                indexes.update(by_word[word])
+                if word in overlaps:
+                    start, end = match.span()
+                    for offset in overlaps[word]:
+                        inner = trie.match(text, start + offset)
+                        if inner is not None and inner.end() > end:
+                            indexes.update(by_word[inner.group()])
         return sorted(indexes)
 
     def finditer(self, text: str) -> list[tuple[object, re.Match[str]]]:
@@ -163,6 +186,7 @@ class SentenceCues:
     third_party: bool
     analysis: bool
     cleared: bool  # "no evidence that …", "没有证据": a third party clears the subject
+    silent: bool = False  # no one responded ("未予置评") or a how-to-tell sentence: no claim
 
 
 @dataclass
@@ -183,8 +207,6 @@ class ClaimLexicon:
     self_speakers: CueSet
     third_parties: CueSet
     commentators: CueSet  # speakers who comment rather than accuse: analysts, "有分析"
-    no_comment: re.Pattern[str]  # "未予置评", "declined to comment": nobody responded, no claim
-    generic_questions: re.Pattern[str]  # "判断一个模型是否从零训练…": about any model, no claim
     analysis: CueSet
     api_sources: frozenset[str]
     open_sources: frozenset[str]
@@ -220,6 +242,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         ("third", data["third_parties"]),
         ("analysis", data["analysis"]),
         ("cleared", data["cleared"]),
+        ("silent", (data.get("no_comment") or []) + (data.get("generic_questions") or [])),
     ):
         combined += [((kind,), p) for p in patterns]
     return ClaimLexicon(
@@ -247,8 +270,6 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         self_speakers=_cues(data["self_speakers"], "self", source),
         third_parties=_cues(data["third_parties"], "third", source),
         commentators=_cues(data.get("commentators") or [], "commentator", source),
-        no_comment=_union(data.get("no_comment") or []),
-        generic_questions=_union(data.get("generic_questions") or []),
         analysis=_cues(data["analysis"], "analysis", source),
         api_sources=frozenset(objects["api_sources"]),
         open_sources=frozenset(objects["open_sources"]),
@@ -486,7 +507,7 @@ class ClaimExtractor:
         reported = any(stance_cues[s] for s in (Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION))
         if cues.history and not reported:
             return []
-        if self.lex.no_comment.search(sentence) or self.lex.generic_questions.search(sentence):
+        if cues.silent:
             return []
         local = [
             Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
@@ -575,6 +596,7 @@ class ClaimExtractor:
             third_party="third" in kinds,
             analysis="analysis" in kinds,
             cleared="cleared" in kinds,
+            silent="silent" in kinds,
         )
 
     def _rank_hits(self, hits: list[Hit]) -> list[Hit]:
