@@ -810,7 +810,12 @@ class ClaimExtractor:
             # The subject is named before the cue; a source (Llama, GPT-4, OpenAI) only when nothing
             # else is named.
             # The subject comes first in the sentence ("X被指…", "Researchers found that X …").
-            own = [m for m in options if not self._is_source(m)]
+            # A claim of being self-developed has no source: any model named first is its subject.
+            own = (
+                options
+                if hit.type is ClaimType.SELF_DEVELOPED
+                else [m for m in options if not self._is_source(m)]
+            )
             chosen = own[0] if own else options[0]
             pool = options
             # "零一万物的Yi-34B" / "01.AI's Yi-34B": the model is the more precise subject.
