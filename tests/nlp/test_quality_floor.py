@@ -25,4 +25,4 @@ def test_dev_set_floor(analyzer, kb):
     assert scores.entities.micro()[2] >= 0.98
     assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.79
     assert type_f1 >= 0.69
-    assert stance_f1 >= 0.58
+    assert stance_f1 >= 0.59
