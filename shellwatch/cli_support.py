@@ -58,8 +58,3 @@ def progress(items: Iterable[T], label: str, length: int | None = None) -> Itera
         if done % 100 == 0:
             click.echo(f"{label}: {done}" + (f"/{length}" if length else ""), err=True)
     click.echo(f"{label}: {done} done", err=True)
-
-
-def not_available_yet(command: str, issue: str) -> None:
-    """For a command whose stage has not landed: say so, exit non-zero, print nothing fake."""
-    raise click.ClickException(f"`shellwatch {command}` is not available yet ({issue}).")

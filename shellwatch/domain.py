@@ -270,7 +270,3 @@ def to_dict(record: BaseModel) -> dict[str, Any]:
 
 def from_json(model: type[RecordT], payload: str | bytes) -> RecordT:
     return model.model_validate_json(payload)
-
-
-def from_dict(model: type[RecordT], data: dict[str, Any]) -> RecordT:
-    return model.model_validate(data)
