@@ -1,6 +1,7 @@
 """Validates the NLP knowledge base and the labelled dev / held-apart sets (fast, no pipeline).
 
-Files: nlp/data/knowledge_base.yaml, tests/data/nlp/{dev,heldout}.jsonl; rules in tests/data/nlp/README.md.
+Files: nlp/data/knowledge_base.yaml, tests/data/nlp/{dev,heldout}.jsonl and the training splits
+tests/data/nlp/train-*.jsonl; rules in tests/data/nlp/README.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from shellwatch.domain import ClaimType, Entity, EntityType, Language, Stance
 ROOT = Path(__file__).resolve().parents[2]
 KB_PATH = ROOT / "nlp" / "data" / "knowledge_base.yaml"
 DATA = ROOT / "tests" / "data" / "nlp"
-SPLITS = ("dev", "heldout")
+EVALUATION_SPLITS = ("dev", "heldout")
+# Training splits, one file per language so they can grow independently (train-en, train-zh).
+TRAIN_SPLITS = tuple(sorted(p.stem for p in DATA.glob("train-*.jsonl")))
+SPLITS = EVALUATION_SPLITS + TRAIN_SPLITS
 SCRIPTS = {"hans": Language.ZH, "hant": Language.ZH, "latin": Language.EN}
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _T2S = opencc.OpenCC("t2s")
@@ -193,7 +197,7 @@ def test_script_label_matches_the_text(split: str) -> None:
             assert traditional_only > simplified_only, f"{ex['id']}: simplified text labelled hant"
 
 
-@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("split", EVALUATION_SPLITS)
 def test_each_split_covers_every_type_stance_and_script(split: str) -> None:
     examples = load(split)
     claims = [c for ex in examples for c in ex["claims"]]
@@ -204,6 +208,14 @@ def test_each_split_covers_every_type_stance_and_script(split: str) -> None:
     assert sum(not ex["relevant"] for ex in examples) >= 25
     assert any(c["subject"] is None for c in claims), "no unknown-model subjects"
     assert any(ex["relevant"] and not ex["claims"] for ex in examples), "no relevant-without-claim examples"
+
+
+@pytest.mark.parametrize("split", TRAIN_SPLITS)
+def test_training_splits_cover_every_type_and_stance(split: str) -> None:
+    claims = [c for ex in load(split) for c in ex["claims"]]
+    assert {c["type"] for c in claims} == {t.value for t in ClaimType}
+    assert {c["stance"] for c in claims} == {s.value for s in Stance}
+    assert sum(not ex["relevant"] for ex in load(split)) >= 25
 
 
 def test_minimum_sizes() -> None:
@@ -218,9 +230,11 @@ def test_no_text_shared_between_splits() -> None:
     def key(text: str) -> str:
         return re.sub(r"\W+", "", fold(text))
 
-    dev = {key(ex["text"]) for ex in load("dev")}
-    shared = [ex["id"] for ex in load("heldout") if key(ex["text"]) in dev]
-    assert shared == []
+    seen: dict[str, str] = {}
+    for split in SPLITS:
+        for ex in load(split):
+            other = seen.setdefault(key(ex["text"]), split)
+            assert other == split, f"{ex['id']} repeats a text of {other}"
     for split in SPLITS:
         keys = Counter(key(ex["text"]) for ex in load(split))
         assert [k for k, n in keys.items() if n > 1] == [], f"duplicate text within {split}"
