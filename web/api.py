@@ -214,16 +214,24 @@ def entity(
     }
 
 
-@router.post("/entities", tags=["entities"], status_code=201, summary="Add an entity to the knowledge base")
+@router.post(
+    "/entities",
+    tags=["entities"],
+    status_code=201,
+    summary="Add an entity to the knowledge base",
+    responses={409: {"description": "The id or a name is taken, or the knowledge-base file is read-only"}},
+)
 def add_entity(
     body: EntityRequest, request: Request, token: Annotated[ApiToken, WriteToken]
 ) -> dict[str, Any]:
-    from web.knowledge import EntityEditError, entity_dict
+    from web.knowledge import EntityConflict, EntityEditError, entity_dict
     from web.knowledge import add_entity as append_entity
 
     state = app_state(request)
     try:
         added = append_entity(state.settings.knowledge_base_file, state.kb, body)
+    except EntityConflict as exc:
+        raise HTTPException(409, str(exc)) from None
     except EntityEditError as exc:
         raise HTTPException(422, str(exc)) from None
     except OSError as exc:
@@ -235,7 +243,13 @@ def add_entity(
 # Corrections ----------------------------------------------------------------------------------
 
 
-@router.post("/corrections", tags=["corrections"], status_code=201, summary="Correct or dismiss a claim")
+@router.post(
+    "/corrections",
+    tags=["corrections"],
+    status_code=201,
+    summary="Correct or dismiss a claim",
+    responses={404: {"description": "No such article, or no such claim in it"}},
+)
 def create_correction(
     body: CorrectionRequest,
     background: BackgroundTasks,

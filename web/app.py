@@ -106,6 +106,7 @@ class AppState:
 def create_app(settings: Settings) -> FastAPI:
     """The FastAPI application serving the API, the pages, the feeds and the metrics."""
     from web import api, docs, pages
+    from web.openapi import install_openapi
 
     state = AppState(settings)
 
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     )  # before /static, which would shadow it
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
+    install_openapi(app, settings, routers=(api.router, api.feeds))
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

@@ -23,6 +23,10 @@ class EntityEditError(ValueError):
     """The entity cannot be added as given; the message names the field."""
 
 
+class EntityConflict(EntityEditError):
+    """The id or a name is taken by an entity already in the knowledge base."""
+
+
 class EntityRequest(Record):
     """The body of `POST /api/entities`: one new knowledge-base entry."""
 
@@ -137,11 +141,11 @@ def add_entity(path: Path, kb: Any, request: EntityRequest) -> Entity:
 
 def _check(kb: Any, entity: Entity) -> None:
     if kb.get(entity.id) is not None:
-        raise EntityEditError(f"id: an entity {entity.id!r} already exists")
+        raise EntityConflict(f"id: an entity {entity.id!r} already exists")
     for name in [entity.name, *entity.names_zh, *entity.aliases]:
         owner = kb.resolve(name)
         if owner is not None:
-            raise EntityEditError(f"name {name!r} already belongs to {owner.id!r} ({owner.name})")
+            raise EntityConflict(f"name {name!r} already belongs to {owner.id!r} ({owner.name})")
         if not name_key(name):
             raise EntityEditError(f"name {name!r} has no letters or digits")
     if entity.developer is not None:

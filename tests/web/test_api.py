@@ -239,7 +239,7 @@ def test_adding_an_entity_needs_a_write_token_and_updates_the_knowledge_base(
     assert client.get("/api/entities/邪恶7B").json()["id"] == "evil-7b"
     assert all(u["name"] != "Evil-7B" for u in client.get("/api/entities/unknown").json()["names"])
     again = client.post("/api/entities", json=body, headers=bearer(write_token))
-    assert again.status_code == 422 and "already" in again.json()["detail"]
+    assert again.status_code == 409 and "already" in again.json()["detail"]
     orphan = {"id": "foo-34b", "name": "Foo-34B", "type": "model"}
     refused = client.post("/api/entities", json=orphan, headers=bearer(write_token))
     assert refused.status_code == 422 and refused.json()["detail"].startswith("developer:")
