@@ -57,14 +57,19 @@ class NameMatcher:
                 if len(variant) >= min_length:
                     self._ids.setdefault(variant, entity_id)
         # Latin names start at a word start only: the lookbehind lets the scan skip the inside of
-        # words quickly. Other names (Chinese) may start anywhere.
-        latin = [name for name in self._ids if name[0] in ASCII_WORD]
-        other = [name for name in self._ids if name[0] not in ASCII_WORD]
+        # words quickly. Other names (Chinese) may start anywhere. A name ending in a letter or
+        # digit must end a word ("Yi" is not in "Yield"); checking that inside the regex lets it
+        # back off to a shorter name: "Doubao" in "a Doubao prompt", not the rejected "Doubao Pro".
+        groups: dict[tuple[bool, bool], list[str]] = {}
+        for name in self._ids:
+            groups.setdefault((name[0] in ASCII_WORD, name[-1] in ASCII_WORD), []).append(name)
         parts = []
-        if latin:
-            parts.append("(?<![a-z0-9])" + trie_regex(latin))
-        if other:
-            parts.append(trie_regex(other))
+        for (starts_latin, ends_latin), names in sorted(groups.items(), reverse=True):
+            parts.append(
+                ("(?<![a-z0-9])" if starts_latin else "")
+                + trie_regex(names)
+                + ("(?![a-z0-9])" if ends_latin else "")
+            )
         self._pattern = re.compile("|".join(parts)) if parts else None
 
     def find(self, text: str, folded: str | None = None) -> list[Mention]:
@@ -74,11 +79,6 @@ class NameMatcher:
         mentions = []
         for match in self._pattern.finditer(folded):
             start, end = match.span()
-            # A Latin name is a whole word: no "Yi" in "Yield", no "GLM" in "AGLM".
-            if start > 0 and folded[start] in ASCII_WORD and folded[start - 1] in ASCII_WORD:
-                continue
-            if end < len(folded) and folded[end - 1] in ASCII_WORD and folded[end] in ASCII_WORD:
-                continue
             entity = self.kb.get(self._ids[match.group()])
             mentions.append(Mention(start, end, text[start:end], entity.id, entity.type, entity.name))
         return mentions
