@@ -27,6 +27,7 @@ FILTERS = ("entity", "type", "stance", "depth", "lang", "source", "from", "to")
 OPERATORS = ("AND", "OR", "NOT")
 COMPARATORS = ("<=", ">=", "<", ">", "=")
 MAX_DEPTH = 5
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # from: / to: dates outside are typos
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,10 @@ def _date_bound(raw: str, pos: int, end: bool) -> datetime:
             start = datetime.strptime(raw, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
+        # Years outside this range are typos; they would also overflow `to:9999` and give dates
+        # that Elasticsearch's strict formats refuse (year 999).
+        if not FIRST_YEAR <= start.year <= LAST_YEAR:
+            raise QueryError(f"'{raw}': the year must be from {FIRST_YEAR} to {LAST_YEAR}", pos)
         if not end:
             return start
         if unit == "day":

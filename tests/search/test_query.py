@@ -99,6 +99,8 @@ def test_empty_query_and_urls() -> None:
         ("depth:9", 6, "depth must be a number from 1 to 5"),
         ("depth:4..2", 6, "is empty"),
         ("from:last-week", 5, "is not a date"),
+        ("to:9999", 3, "the year must be from 1900 to 2999"),
+        ("llama from:0999-01", 11, "the year must be from 1900 to 2999"),
         ("entity:", 7, "'entity:' needs a value"),
         ("colour:red", 0, "unknown filter 'colour:'"),
         ("!!!", 0, "is not a word"),

@@ -19,6 +19,7 @@ NASTY = [
     "9" * 40,
     "-1",
     quote('entity:"" type: depth:<=x from:2023-99 to:'),
+    quote("to:9999 from:0999-01"),  # years that overflow or that Elasticsearch's date format refuses
     "%E9%9B",  # truncated UTF-8
 ]
 PARAMS = [
