@@ -8,7 +8,6 @@ nlp/data/knowledge_base.yaml, which people edit.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -26,6 +25,7 @@ from shellwatch.domain import (
     Language,
     Stance,
 )
+from tests.support.stores import emulator_url, store  # noqa: F401  (fixtures of the contract suites)
 
 ENTITIES = [
     Entity(
@@ -45,16 +45,6 @@ ENTITIES = [
     Entity(id="openai", name="OpenAI", type=EntityType.ORG),
     Entity(id="gpt-4", name="GPT-4", type=EntityType.MODEL, developer="openai"),
 ]
-
-
-@pytest.fixture(scope="session")
-def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tests.search.emulator import noida_elasticsearch, noida_executable
-
-    if noida_executable() is None:
-        pytest.skip("noida-db (the Elasticsearch emulator) is not installed: pip install -e '.[dev]'")
-    with noida_elasticsearch(tmp_path_factory.mktemp("noida")) as url:
-        yield url
 
 
 @pytest.fixture

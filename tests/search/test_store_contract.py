@@ -1,19 +1,17 @@
 """The store contract (search/backends/base.py), one suite run against every backend.
 
-Legs: `sqlite` always; `elasticsearch` when ELASTICSEARCH_URL points at a real Elasticsearch 9
-(`docker compose up elasticsearch`, then ELASTICSEARCH_URL=http://127.0.0.1:9200), skipped with
-the reason otherwise; `elasticsearch-emulator` against noida-db from PyPI (an emulator answering
-as 8.15: it runs the real client and request bodies, skips what it cannot do with the reason, and
-proves nothing about real Elasticsearch).
+The `store` fixture (tests/support/stores.py) gives the legs: `sqlite` always; `elasticsearch` when
+ELASTICSEARCH_URL points at a real Elasticsearch 9 (`docker compose up elasticsearch`, then
+ELASTICSEARCH_URL=http://127.0.0.1:9200), skipped with the reason otherwise;
+`elasticsearch-emulator` against noida-db from PyPI (an emulator answering as 8.15: it runs the
+real client and request bodies, skips what it cannot do with the reason, and proves nothing about
+real Elasticsearch).
 """
 
 from __future__ import annotations
 
 import html
-import os
 import re
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -32,42 +30,6 @@ from shellwatch.domain import (
     alert_id,
 )
 from tests.search.conftest import make_article, make_claim
-
-BACKENDS = [
-    "sqlite",
-    pytest.param("elasticsearch", marks=pytest.mark.elasticsearch),
-    "elasticsearch-emulator",
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path, kb) -> Iterator[Store]:
-    backend: Store
-    if request.param == "sqlite":
-        from search.backends.sqlite import SqliteStore
-
-        backend = SqliteStore(tmp_path / "store.sqlite3", kb=kb)
-    elif request.param == "elasticsearch":
-        url = os.environ.get("ELASTICSEARCH_URL")
-        if not url:
-            pytest.skip("ELASTICSEARCH_URL is not set (start one with `docker compose up elasticsearch`)")
-        from search.backends.elasticsearch import ElasticsearchStore
-
-        backend = ElasticsearchStore(url, prefix=f"test-{uuid.uuid4().hex[:10]}", kb=kb)
-    else:
-        from tests.search.emulator import UNSUPPORTED, EmulatedElasticsearchStore
-
-        reason = UNSUPPORTED.get(request.function.__name__)
-        if reason:
-            pytest.skip(f"emulator: {reason}")
-        url = request.getfixturevalue("emulator_url")
-        backend = EmulatedElasticsearchStore(url, prefix=f"test-{uuid.uuid4().hex[:10]}", kb=kb)
-    try:
-        yield backend
-    finally:
-        if request.param != "sqlite":
-            backend.drop_everything()  # type: ignore[attr-defined]
-        backend.close()
 
 
 def at(day: str) -> datetime:

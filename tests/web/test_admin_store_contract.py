@@ -1,65 +1,27 @@
 """The web stage's store methods (API tokens, corrections), against every backend.
 
-Legs as in tests/search/test_store_contract.py: `sqlite` always; `elasticsearch` with
-ELASTICSEARCH_URL (skipped with the reason otherwise); `elasticsearch-emulator` on noida-db, which
-exercises the real client and request bodies but proves nothing about real Elasticsearch.
+Legs as in tests/search/test_store_contract.py (the shared `store` fixture, tests/support/stores.py):
+`sqlite` always; `elasticsearch` with ELASTICSEARCH_URL (skipped with the reason otherwise);
+`elasticsearch-emulator` on noida-db, which exercises the real client and request bodies but proves
+nothing about real Elasticsearch.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from search.backends.admin import ApiToken, Correction, TokenScope
 from search.backends.base import Store
 from shellwatch.domain import ClaimType, Stance
-from tests.search.conftest import emulator_url, make_claim  # noqa: F401  (emulator_url: a fixture)
+from tests.search import conftest as search_fixtures
+from tests.search.conftest import make_claim
+from tests.support import stores
 from web.auth import allows, create_token, revoke_token, verify_token
 
-BACKENDS = [
-    "sqlite",
-    pytest.param("elasticsearch", marks=pytest.mark.elasticsearch),
-    "elasticsearch-emulator",
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path, kb) -> Iterator[Store]:
-    backend: Store
-    if request.param == "sqlite":
-        from search.backends.sqlite import SqliteStore
-
-        backend = SqliteStore(tmp_path / "store.sqlite3", kb=kb)
-    elif request.param == "elasticsearch":
-        url = os.environ.get("ELASTICSEARCH_URL")
-        if not url:
-            pytest.skip("ELASTICSEARCH_URL is not set (start one with `docker compose up elasticsearch`)")
-        from search.backends.elasticsearch import ElasticsearchStore
-
-        backend = ElasticsearchStore(url, prefix=f"test-{uuid.uuid4().hex[:10]}", kb=kb)
-    else:
-        from tests.search.emulator import EmulatedElasticsearchStore
-
-        url = request.getfixturevalue("emulator_url")
-        backend = EmulatedElasticsearchStore(url, prefix=f"test-{uuid.uuid4().hex[:10]}", kb=kb)
-    try:
-        yield backend
-    finally:
-        if request.param != "sqlite":
-            backend.drop_everything()  # type: ignore[attr-defined]
-        backend.close()
-
-
-@pytest.fixture
-def kb():
-    from nlp.knowledge_base import KnowledgeBase
-    from tests.search.conftest import ENTITIES
-
-    return KnowledgeBase(ENTITIES)
+# The contract suites' shared fixtures; `kb` is the search tests' small knowledge base.
+store = stores.store
+emulator_url = stores.emulator_url
+kb = search_fixtures.kb
 
 
 def test_tokens_round_trip_verify_and_revoke(store: Store) -> None:
