@@ -59,7 +59,9 @@ def search(settings, query, limit, as_json):
     if as_json:
         echo_json(result)
         return
-    table = Table("published", "lang", "source", "title / snippet", "score", title=f"{result.total} articles")
+    table = Table(
+        "published", "lang", "source", "title / snippet", "score", title=f"{result.total_display} articles"
+    )
     for hit in result.hits:
         article = hit.article.article
         when = article.published_at or article.fetched_at
@@ -75,9 +77,7 @@ def search(settings, query, limit, as_json):
         )
     _print(table)
     if result.facet_sample:
-        click.echo(
-            f"(facets count the {result.facet_sample:,} most recently indexed of {result.total:,} matches)"
-        )
+        click.echo(f"(facets count the {result.facet_sample:,} newest of {result.total_display} matches)")
     for name in ("entity", "type", "stance", "lang", "month"):
         values = result.facets.get(name, [])[:8]
         if values:

@@ -7,6 +7,7 @@ digests read; like the domain records they serialise with shellwatch.domain.to_j
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -25,13 +26,24 @@ class FacetCount(Record):
     label: str | None = None  # display name, e.g. an entity's canonical name
 
 
+# Totals are exact up to this many matches and "at least this many" above (Elasticsearch's
+# track_total_hits): counting every match of a broad query would cost a pass over the whole corpus.
+TRACK_TOTAL_HITS = 10_000
+
+
 class SearchResult(Record):
     query: str
     total: int
+    total_relation: Literal["eq", "gte"] = "eq"  # "gte": at least `total` matches (not all counted)
     hits: list[SearchHit]
     facets: dict[str, list[FacetCount]] = Field(default_factory=dict)
     # facet names: entity, type, depth, stance, lang, source, month
-    facet_sample: int | None = None  # set when facets count only this many (the newest) of `total` matches
+    facet_sample: int | None = None  # set when facets count only this many (the newest) matches
+
+    @property
+    def total_display(self) -> str:
+        """The total for people: "10,000+" when it is a lower bound."""
+        return f"{self.total:,}+" if self.total_relation == "gte" else f"{self.total:,}"
 
 
 class HistogramBucket(Record):

@@ -84,6 +84,7 @@ def search(
     return {
         "query": q,
         "total": result.total,
+        "total_relation": result.total_relation,  # "gte": at least `total` (counting stops there)
         "offset": offset,
         "limit": limit,
         "hits": [

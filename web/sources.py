@@ -28,6 +28,7 @@ class SourceStatus:
     sitemaps: list[str]
     interval_minutes: int
     articles: int = 0
+    articles_at_least: bool = False  # `articles` is a lower bound (the store stopped counting there)
     latest_article_at: datetime | None = None
     latest_article_title: str | None = None
     latest_article_id: str | None = None
@@ -44,6 +45,7 @@ class SourceStatus:
             "sitemaps": self.sitemaps,
             "interval_minutes": self.interval_minutes,
             "articles": self.articles,
+            "articles_at_least": self.articles_at_least,
             "latest_article_at": self.latest_article_at.isoformat() if self.latest_article_at else None,
             "latest_article_title": self.latest_article_title,
             "latest_article_id": self.latest_article_id,
@@ -82,6 +84,7 @@ def source_statuses(settings: Settings, store: Store) -> list[SourceStatus]:
             status.problems.append(f"cannot count articles: {exc}")
         else:
             status.articles = result.total
+            status.articles_at_least = result.total_relation == "gte"
             if result.hits:
                 newest = result.hits[0].article.article
                 status.latest_article_at = newest.published_at or newest.fetched_at

@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from search.backends.admin import ApiToken, Correction
 from search.results import (
+    TRACK_TOTAL_HITS,
     BulkResult,
     DeadLetter,
     DeliveredAlert,
@@ -93,9 +94,19 @@ class Store(ABC):
 
     # Search -----------------------------------------------------------------------------------
     @abstractmethod
-    def search(self, query: str, *, offset: int = 0, limit: int = 20, facets: bool = True) -> SearchResult:
+    def search(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        facets: bool = True,
+        track_total_hits: int = TRACK_TOTAL_HITS,
+    ) -> SearchResult:
         """Full-text search in the query syntax (search/query.py); raises QueryError when malformed.
-        `facets=False` skips the facet counts (cheaper when only hits are wanted)."""
+        The total is exact up to `track_total_hits` matches; above, `total` is that number and
+        `total_relation` is "gte". Facets may count a sample of the matches (`facet_sample` says how
+        many); `facets=False` skips them (cheaper when only hits are wanted)."""
 
     @abstractmethod
     def timeline(

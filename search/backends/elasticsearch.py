@@ -54,6 +54,7 @@ from search.highlight import Highlighter
 from search.percolate import passing_claims
 from search.query import And, DepthRange, Filter, Not, Or, Phrase, Query, Term, parse_query
 from search.results import (
+    TRACK_TOTAL_HITS,
     BulkResult,
     DeadLetter,
     DeliveredAlert,
@@ -414,7 +415,15 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
             self.es.delete(index=self.incidents_index, id=incident_id, refresh=True)
 
     # Search -------------------------------------------------------------------------------------
-    def search(self, query: str, *, offset: int = 0, limit: int = 20, facets: bool = True) -> SearchResult:
+    def search(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        facets: bool = True,
+        track_total_hits: int = TRACK_TOTAL_HITS,
+    ) -> SearchResult:
         parsed = parse_query(query)
         compiled = _Compiler(self.kb).compile(parsed)
         ranked = parsed.has_text()
@@ -426,7 +435,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                 from_=offset,
                 size=limit,
                 sort=sort,
-                track_total_hits=True,
+                track_total_hits=track_total_hits,
                 source_includes=["payload"],
                 aggs=FACET_AGGS if facets else None,
                 track_scores=ranked,
@@ -434,9 +443,11 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         hits = response["hits"]["hits"]
         articles = self._with_incidents([_load_article(h["_source"]["payload"]) for h in hits])
         terms = parsed.positive_text()
+        total = response["hits"]["total"]
         return SearchResult(
             query=query,
-            total=response["hits"]["total"]["value"],
+            total=total["value"],
+            total_relation=total.get("relation", "eq"),
             hits=[
                 SearchHit(
                     article=article,

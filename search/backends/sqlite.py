@@ -12,6 +12,9 @@ locked for too long raises StoreUnavailable so the caller retries later.
 from __future__ import annotations
 
 import fcntl
+import heapq
+import itertools
+import json
 import logging
 import sqlite3
 import threading
@@ -19,9 +22,10 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from search.aggregates import BUCKETS, aggregate, histogram
 from search.backends.base import CapabilityError, QueryError, Store, StoreUnavailable
@@ -38,9 +42,10 @@ from search.entities import (
     resolve_entity_id,
 )
 from search.highlight import Highlighter
-from search.percolate import passing_claims
+from search.percolate import article_keys, passing_claims, subscription_keys
 from search.query import And, DepthRange, Filter, Not, Or, Phrase, Query, Term, parse_query
 from search.results import (
+    TRACK_TOTAL_HITS,
     BulkResult,
     DeadLetter,
     DeliveredAlert,
@@ -74,33 +79,49 @@ FACET_SAMPLE = 5_000  # above this many matches, facets count the most recently 
 RANK_WINDOW = 10_000  # BM25 ranks at most this many (the most recently indexed) matches
 LOCK_SLOTS = 4096  # incident_lock: distinct keys share a byte (and wait for each other) 1 in 4096
 CLAIM_FILTERS = ("type", "stance", "depth")
+# What a filtered search reads of each match: all of it is in every articles_by_* index.
+FILTER_ROW = "a.rowid, a.published_at, a.claim_set, a.language, a.source"
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
+CLAIM_SETS_TABLE = """CREATE TABLE IF NOT EXISTS claim_sets (
+    id INTEGER PRIMARY KEY, claims TEXT NOT NULL UNIQUE, articles INTEGER NOT NULL DEFAULT 0
+)"""
+# Each subscription filed under the keys of its most selective filter (search/percolate.py), so
+# that percolation reads only the subscriptions an article can match.
+SUBSCRIPTION_KEYS_TABLE = """CREATE TABLE IF NOT EXISTS subscription_keys (
+    key TEXT NOT NULL, subscription TEXT NOT NULL, PRIMARY KEY (key, subscription)
+) WITHOUT ROWID"""
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     published_at TEXT NOT NULL,  -- UTC 'YYYY-MM-DDTHH:MM:SS', the fetch time when no date is known
     language TEXT NOT NULL,
-    source TEXT NOT NULL COLLATE NOCASE
+    source TEXT NOT NULL COLLATE NOCASE,
+    claim_set INTEGER NOT NULL DEFAULT 0  -- claim_sets.id of the article's claims, 0 for none
 );
 -- The stored JSON lives apart so that `articles` rows stay small: filters and facets touch many
 -- rows, the JSON is read only for the page of results shown.
 CREATE TABLE IF NOT EXISTS article_payloads (rowid INTEGER PRIMARY KEY, payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+-- Every distinct set of (type, stance, depth) an article's claims have, once: claim filters become
+-- `claim_set IN (…)` on the article's own row, with the same-claim semantics intact. `articles`
+-- counts the articles with this set (it sizes a filter when the plan is chosen).
+{CLAIM_SETS_TABLE};
+-- Covering indexes: each leads with one filter and carries the others, so whichever filter is the
+-- most selective drives the plan and the rest are checked without reading the table.
+CREATE INDEX IF NOT EXISTS articles_by_date ON articles(published_at, language, source, claim_set);
+CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source, published_at, language, claim_set);
+CREATE INDEX IF NOT EXISTS articles_by_claims ON articles(claim_set, published_at, language, source);
 CREATE TABLE IF NOT EXISTS article_entities (
     entity TEXT NOT NULL, article INTEGER NOT NULL, PRIMARY KEY (entity, article)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS article_entities_article ON article_entities(article);
+-- One row per claim, for the digest aggregates (searches read claim_set instead).
 CREATE TABLE IF NOT EXISTS claims (
     article INTEGER NOT NULL, type TEXT NOT NULL, stance TEXT NOT NULL, depth INTEGER,
     subject TEXT, confidence REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS claims_article ON claims(article, type, stance, depth);  -- covers the facets
-CREATE INDEX IF NOT EXISTS claims_type ON claims(type, stance, article);
-CREATE INDEX IF NOT EXISTS claims_stance ON claims(stance, article);
-CREATE INDEX IF NOT EXISTS claims_depth ON claims(depth, article);
+CREATE INDEX IF NOT EXISTS claims_article ON claims(article, type, stance, depth);
 CREATE VIRTUAL TABLE IF NOT EXISTS article_fts USING fts5(title, body, entities, tokenize='{TOKENIZER}');
 CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY, subject TEXT, subject_org TEXT, started_at TEXT NOT NULL,
@@ -114,6 +135,7 @@ CREATE TABLE IF NOT EXISTS incident_articles (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS incident_articles_article ON incident_articles(article);
 CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, payload TEXT NOT NULL);
+{SUBSCRIPTION_KEYS_TABLE};
 CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, subscription_id TEXT NOT NULL, payload TEXT NOT NULL
 );
@@ -141,9 +163,6 @@ DERIVED_TABLES = {
 DERIVED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS article_entities_article ON article_entities(article)",
     "CREATE INDEX IF NOT EXISTS claims_article ON claims(article, type, stance, depth)",
-    "CREATE INDEX IF NOT EXISTS claims_type ON claims(type, stance, article)",
-    "CREATE INDEX IF NOT EXISTS claims_stance ON claims(stance, article)",
-    "CREATE INDEX IF NOT EXISTS claims_depth ON claims(depth, article)",
 )
 
 
@@ -159,12 +178,13 @@ class SqliteStore(SqliteAdminMixin, Store):
         self._db = _connect(self.path, lock_timeout)
         self._highlighter = Highlighter()
         self._percolator: sqlite3.Connection | None = None
+        self._claim_set_cache: dict[int, tuple[ClaimKey, ...]] = {}
         try:
             _probe_fts5(self._db)
             with self._read() as db:
                 current = db.execute("PRAGMA user_version").fetchone()[0]
             if current != SCHEMA_VERSION:  # only a new or older file takes the write lock
-                self._write(lambda tx: tx.create_schema(current))
+                self._write(lambda tx: tx.create_schema(self.path, self.kb))
         except BaseException:
             self.close()
             raise
@@ -370,45 +390,38 @@ class SqliteStore(SqliteAdminMixin, Store):
         self._write(work)
 
     # Search -------------------------------------------------------------------------------------
-    def search(self, query: str, *, offset: int = 0, limit: int = 20, facets: bool = True) -> SearchResult:
-        """Totals are exact. Ranking by BM25 considers the RANK_WINDOW most recently indexed matches
-        (all of them below that), so a common word stays fast at a million articles; facets are exact
-        up to FACET_SAMPLE matches, above that they count the most recently indexed FACET_SAMPLE and
-        `facet_sample` says so."""
+    def search(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        facets: bool = True,
+        track_total_hits: int = TRACK_TOTAL_HITS,
+    ) -> SearchResult:
+        """The work is bounded, as in Elasticsearch: the total is exact up to `track_total_hits`
+        matches and a lower bound above ("gte"); BM25 ranks the RANK_WINDOW most recently indexed
+        matches (all of them below that); facets count at most FACET_SAMPLE of the newest matches
+        and `facet_sample` says so."""
         parsed = parse_query(query)
-        compiled = _Compiler(self.kb).compile(parsed)
-        facet_counts: dict[str, list[FacetCount]] = {}
-        sample = None
         with self._read() as db:
-            total = db.execute(
-                f"SELECT count(*) FROM ({compiled.select_rowids()})", compiled.params
-            ).fetchone()[0]
-            if compiled.ranked and total > RANK_WINDOW:
-                floor = db.execute(
-                    compiled.select_nth_newest(), [*compiled.params, RANK_WINDOW - 1]
-                ).fetchone()[0]
-                page = db.execute(
-                    compiled.select_page(floor=True), [*compiled.params, floor, limit, offset]
-                ).fetchall()
+            compiled = _Compiler(self.kb, self._claim_sets(db)).compile(parsed)
+            if compiled.ranked:
+                matches = _ranked_matches(db, compiled, offset, limit, track_total_hits)
             else:
-                page = db.execute(compiled.select_page(), [*compiled.params, limit, offset]).fetchall()
-            if facets:
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (rowid INTEGER PRIMARY KEY)")
-                db.execute("DELETE FROM temp.hits")
-                sample = FACET_SAMPLE if total > FACET_SAMPLE else None
-                db.execute(f"INSERT INTO temp.hits {compiled.select_rowids(newest=sample)}", compiled.params)
-                facet_counts = self._facets(db)
+                matches = _filtered_matches(db, compiled, offset, limit, facets, track_total_hits)
+            facet_counts = self._facets(db, matches.sample, matches.sample_rows) if facets else {}
             payloads = (
                 dict(
                     db.execute(
-                        f"SELECT rowid, payload FROM article_payloads WHERE rowid IN ({','.join('?' * len(page))})",
-                        [rowid for rowid, _ in page],
+                        f"SELECT rowid, payload FROM article_payloads WHERE rowid IN ({','.join('?' * len(matches.page))})",
+                        [rowid for rowid, _ in matches.page],
                     ).fetchall()
                 )
-                if page
+                if matches.page
                 else {}
             )
-            articles = self._with_incidents(db, [_load_article(payloads[rowid]) for rowid, _ in page])
+            articles = self._with_incidents(db, [_load_article(payloads[rowid]) for rowid, _ in matches.page])
         terms = parsed.positive_text()
         hits = [
             SearchHit(
@@ -416,45 +429,64 @@ class SqliteStore(SqliteAdminMixin, Store):
                 score=round(-score, 4) if compiled.ranked else 0.0,
                 highlights=self._highlighter.highlights(article.article.title, article.article.text, terms),
             )
-            for article, (_, score) in zip(articles, page, strict=True)
+            for article, (_, score) in zip(articles, matches.page, strict=True)
         ]
-        return SearchResult(query=query, total=total, hits=hits, facets=facet_counts, facet_sample=sample)
-
-    def _facets(self, db: sqlite3.Connection) -> dict[str, list[FacetCount]]:
-        """Facet counts over temp.hits, hits driving each join through an index (CROSS JOIN fixes that
-        order; the planner has no statistics on temp.hits)."""
-        counts: dict[str, Counter[str]] = {name: Counter() for name in FACET_NAMES}
-        counts["entity"].update(
-            dict(
-                db.execute(
-                    "SELECT e.entity, count(*) FROM temp.hits h CROSS JOIN article_entities e ON e.article = h.rowid"
-                    " GROUP BY 1"
-                ).fetchall()
-            )
+        return SearchResult(
+            query=query,
+            total=matches.total,
+            total_relation=matches.relation,
+            hits=hits,
+            facets=facet_counts,
+            facet_sample=len(matches.sample) if facets and matches.sampled else None,
         )
-        for name, value, count in db.execute(
-            " UNION ALL ".join(
-                f"SELECT '{name}', c.{name}, count(DISTINCT c.article) FROM temp.hits h"
-                f" CROSS JOIN claims c ON c.article = h.rowid WHERE c.{name} IS NOT NULL GROUP BY 2"
-                for name in CLAIM_FILTERS
-            )
-        ):
-            counts[name][str(value)] += count
-        article_columns = {
-            "lang": "a.language",
-            "source": "a.source",
-            "month": "substr(a.published_at, 1, 7)",
-        }
-        for name, column in article_columns.items():  # one small GROUP BY each beats one wide one
-            counts[name].update(
+
+    def _claim_sets(self, db: sqlite3.Connection) -> dict[int, tuple[ClaimKey, ...]]:
+        """Every claim set, read once: sets are only ever added, so new ids are all that is read."""
+        newest = max(self._claim_set_cache, default=0)
+        for set_id, claims in db.execute("SELECT id, claims FROM claim_sets WHERE id > ?", (newest,)):
+            self._claim_set_cache[set_id] = tuple(tuple(c) for c in json.loads(claims))
+        return self._claim_set_cache
+
+    def _facets(
+        self, db: sqlite3.Connection, rowids: list[int], rows: list[tuple] | None
+    ) -> dict[str, list[FacetCount]]:
+        """Facet counts over the sampled matches: entities through their posting table, the rest
+        from the filter rows (claim types, stances and depths through each row's claim set)."""
+        sample = json.dumps(rowids)
+        counts: dict[str, Counter[str]] = {
+            "entity": Counter(
                 dict(
                     db.execute(
-                        f"SELECT {column}, count(*) FROM temp.hits h CROSS JOIN articles a ON a.rowid = h.rowid GROUP BY 1"
+                        "SELECT e.entity, count(*) FROM json_each(?) h"
+                        " CROSS JOIN article_entities e ON e.article = h.value GROUP BY 1",
+                        (sample,),
                     ).fetchall()
                 )
             )
+        }
+        if rows is None:
+            rows = db.execute(
+                f"SELECT {FILTER_ROW} FROM json_each(?) h CROSS JOIN articles a ON a.rowid = h.value",
+                (sample,),
+            ).fetchall()
+        _, published, claim_set_ids, languages, sources = zip(*rows, strict=True) if rows else ((),) * 5
+        counts["lang"] = Counter(languages)
+        counts["source"] = Counter(sources)
+        counts["month"] = Counter(p[:7] for p in published)
+        for name in CLAIM_FILTERS:
+            counts[name] = Counter()
+        claim_sets = self._claim_sets(db)
+        for claim_set, count in Counter(claim_set_ids).items():
+            claims = claim_sets.get(claim_set, ())
+            for value in {c[0] for c in claims}:
+                counts["type"][value] += count
+            for value in {c[1] for c in claims}:
+                counts["stance"][value] += count
+            for value in {str(c[2]) for c in claims if c[2] is not None}:
+                counts["depth"][value] += count
         facets: dict[str, list[FacetCount]] = {}
-        for name, counter in counts.items():
+        for name in FACET_NAMES:
+            counter = counts[name]
             if name == "month":
                 pairs = sorted(counter.items())
             else:
@@ -482,11 +514,11 @@ class SqliteStore(SqliteAdminMixin, Store):
             f" WHERE ia.incident IN (SELECT i.id FROM incidents i WHERE {' AND '.join(where)})"
         )
         coverage_params: list[Any] = list(params)
-        if parsed.root is not None:
-            compiled = _Compiler(self.kb).compile(parsed)
-            coverage += f" AND ia.article IN (SELECT a.id FROM articles a WHERE a.rowid IN ({compiled.select_rowids()}))"
-            coverage_params += compiled.params
         with self._read() as db:
+            if parsed.root is not None:
+                compiled = _Compiler(self.kb, self._claim_sets(db)).compile(parsed)
+                coverage += f" AND ia.article IN (SELECT a.id FROM articles a WHERE a.rowid IN ({compiled.select_rowids()}))"
+                coverage_params += compiled.params
             incidents = [
                 from_json(Incident, payload)
                 for (payload,) in db.execute(
@@ -553,13 +585,17 @@ class SqliteStore(SqliteAdminMixin, Store):
     def save_subscription(self, subscription: Subscription) -> None:
         if subscription.query:
             parse_query(subscription.query)  # refuse a subscription whose query can never run
-        self._write(
-            lambda tx: tx.db.execute(
+        keys = subscription_keys(subscription, self.kb)
+
+        def work(tx: _Tx) -> None:
+            tx.db.execute(
                 "INSERT INTO subscriptions(id, payload) VALUES (?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET payload = excluded.payload",
                 (subscription.id, to_json(subscription)),
             )
-        )
+            tx.file_subscription(subscription.id, keys)
+
+        self._write(work)
 
     def get_subscription(self, subscription_id: str) -> Subscription | None:
         with self._read() as db:
@@ -572,10 +608,24 @@ class SqliteStore(SqliteAdminMixin, Store):
         return sorted((from_json(Subscription, p) for (p,) in rows), key=lambda s: (s.created_at, s.id))
 
     def delete_subscription(self, subscription_id: str) -> None:
-        self._write(lambda tx: tx.db.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,)))
+        def work(tx: _Tx) -> None:
+            tx.db.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+            tx.file_subscription(subscription_id, [])
+
+        self._write(work)
 
     def match_subscriptions(self, article: AnalysedArticle) -> list[Subscription]:
-        candidates = [s for s in self.list_subscriptions() if passing_claims(s, article, self.kb)]
+        """Only the subscriptions filed under one of the article's keys are read and checked; each
+        distinct query among them is percolated once."""
+        keys = article_keys(article, self.kb)
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT payload FROM subscriptions WHERE id IN (SELECT subscription FROM subscription_keys"
+                f" WHERE key IN ({','.join('?' * len(keys))}))",
+                keys,
+            ).fetchall()
+        filed = sorted((from_json(Subscription, p) for (p,) in rows), key=lambda s: (s.created_at, s.id))
+        candidates = [s for s in filed if passing_claims(s, article, self.kb)]
         with_query = [s for s in candidates if s.query and s.query.strip()]
         if not with_query:
             return candidates
@@ -584,7 +634,16 @@ class SqliteStore(SqliteAdminMixin, Store):
             db.execute("BEGIN")
             try:
                 _upsert_article(db, *_article_rows(self.kb, article))
-                matched = {s.id for s in with_query if self._percolate(db, s)}
+                claim_sets = {
+                    i: tuple(map(tuple, json.loads(c)))
+                    for i, c in db.execute("SELECT id, claims FROM claim_sets")
+                }
+                verdicts: dict[str, bool] = {}
+                for subscription in with_query:
+                    query = subscription.query or ""
+                    if query not in verdicts:
+                        verdicts[query] = self._percolate(db, claim_sets, subscription)
+                matched = {s.id for s in with_query if verdicts[s.query or ""]}
             finally:
                 db.rollback()  # the in-memory index only ever holds the article being percolated
         return [s for s in candidates if not (s.query and s.query.strip()) or s.id in matched]
@@ -595,9 +654,11 @@ class SqliteStore(SqliteAdminMixin, Store):
             self._percolator.executescript(SCHEMA)
         return self._percolator
 
-    def _percolate(self, db: sqlite3.Connection, subscription: Subscription) -> bool:
+    def _percolate(
+        self, db: sqlite3.Connection, claim_sets: dict[int, tuple[ClaimKey, ...]], subscription: Subscription
+    ) -> bool:
         try:
-            compiled = _Compiler(self.kb).compile(parse_query(subscription.query or ""))
+            compiled = _Compiler(self.kb, claim_sets).compile(parse_query(subscription.query or ""))
         except QueryError as exc:  # saved before validation existed: it matches nothing, loudly
             log.warning("event=subscription-query-invalid subscription=%s error=%s", subscription.id, exc)
             return False
@@ -737,82 +798,225 @@ class SqliteStore(SqliteAdminMixin, Store):
         return done
 
 
+# Bounded matching -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Matches:
+    page: list[tuple[int, float]]  # (rowid, bm25 score or 0) of the page asked for
+    total: int
+    relation: Literal["eq", "gte"]
+    sample: list[int]  # rowids the facets count
+    sampled: bool  # `sample` is not every match
+    sample_rows: list[tuple] | None = None  # their filter rows (FILTER_ROW), when already read
+
+
+def _ranked_matches(
+    db: sqlite3.Connection, compiled: _Compiled, offset: int, limit: int, track: int
+) -> _Matches:
+    """One pass over the newest matches (the FTS match drives, newest first, and stops after
+    enough): it gives the bounded total, the window BM25 ranks and the facet sample."""
+    wanted = max(track, RANK_WINDOW, FACET_SAMPLE) + 1
+    rows = db.execute(compiled.select_ranked_window(), [*compiled.params, wanted]).fetchall()
+    total, relation = _bounded(len(rows), track)
+    window = rows[:RANK_WINDOW]
+    page = heapq.nsmallest(offset + limit, window, key=lambda r: (r[1], -r[0]))[offset:]
+    return _Matches(page, total, relation, [r[0] for r in rows[:FACET_SAMPLE]], len(rows) > FACET_SAMPLE)
+
+
+def _filtered_matches(
+    db: sqlite3.Connection, compiled: _Compiled, offset: int, limit: int, facets: bool, track: int
+) -> _Matches:
+    """Filters only: the most selective filter drives (its index carries the other filters), and
+    matches are read until `track` + 1 are found. Fewer: every match is at hand, sorted newest first
+    here. More: the page and the facet sample come from a newest-first walk of the date index,
+    which finds them quickly because matches are then common."""
+    driver = _driver(db, compiled, track)
+    sql, params = compiled.select_driven(driver)
+    rows = db.execute(sql, [*params, track + 1]).fetchall()
+    total, relation = _bounded(len(rows), track)
+    sample_size = FACET_SAMPLE if facets else 0
+    if relation == "gte" and (driver is not None or offset + limit > len(rows)):
+        sql, params = compiled.select_driven(None)
+        rows = db.execute(sql, [*params, max(offset + limit, sample_size)]).fetchall()
+    elif driver is not None:
+        rows.sort(key=lambda r: (r[1], r[0]), reverse=True)
+    page = [(row[0], 0.0) for row in rows[offset : offset + limit]]
+    sample = rows[:sample_size]
+    sampled = relation == "gte" or len(rows) > sample_size
+    return _Matches(page, total, relation, [row[0] for row in sample], sampled, sample)
+
+
+def _driver(db: sqlite3.Connection, compiled: _Compiled, track: int) -> _Part | None:
+    """The filter matching the fewest articles on its own; None when no filter can drive (then the
+    date index is walked newest first). Sizes come from claim_sets.articles for claim filters and
+    from counting up to `track` + 1 in the filter's index for the others."""
+    best: tuple[int, _Part] | None = None
+    for part in compiled.parts:
+        if part.driver is None:
+            continue
+        if part.driver == "articles_by_claims":
+            marks = ",".join(str(i) for i in part.claim_sets)
+            size = (
+                db.execute(
+                    f"SELECT coalesce(sum(articles), 0) FROM claim_sets WHERE id IN ({marks})"
+                ).fetchone()[0]
+                if part.claim_sets
+                else 0
+            )
+        else:
+            size = db.execute(compiled.select_probe(part), [*part.params, track + 1]).fetchone()[0]
+        if best is None or size < best[0]:
+            best = (size, part)
+    return best[1] if best else None
+
+
+def _bounded(found: int, track: int) -> tuple[int, Literal["eq", "gte"]]:
+    return (track, "gte") if found > track else (found, "eq")
+
+
 # Compiling a parsed query to SQL ----------------------------------------------------------------
+
+ClaimKey = tuple[str, str, int | None]  # (type, stance, depth) of one claim
+
+
+@dataclass
+class _Part:
+    """One top-level conjunct of the filters: its SQL condition on `a` (articles) and, when it can
+    drive the plan, how: `driver` names the index (or "entity": the entity's posting list),
+    `driving_sql` is the condition in the form that drives, `size` the matches it alone has when
+    known without a probe (claim filters, from claim_sets.articles)."""
+
+    sql: str
+    params: list[Any]
+    driver: str | None = None
+    driving_sql: str | None = None
+    claim_sets: list[int] = field(default_factory=list)
 
 
 class _Compiled:
-    """SQL for one parsed query. Ranking reads only the FTS index (bm25 over the match set); the
-    stored JSON is fetched for the returned page alone. With words and filters, the FTS match
-    always drives the join (CROSS JOIN): the planner would otherwise probe FTS5 once per filtered
-    row, which is far slower than checking filters on the matched rows."""
+    """SQL for one parsed query: an FTS5 expression for the top-level words (ranked by BM25) and the
+    top-level filter conjuncts as `_Part`s over the articles' filter rows."""
 
-    def __init__(self, fts: str | None, where: str, params: list[Any]):
+    def __init__(self, fts: str | None, parts: list[_Part]):
         self.fts = fts
-        self.where = where
-        self.params = ([fts] if fts else []) + params
+        self.parts = parts
         self.ranked = fts is not None
 
-    def select_rowids(self, newest: int | None = None) -> str:
-        """Matching rowids; `newest` keeps only the last N indexed (cheap in rowid order)."""
-        tail = f" ORDER BY 1 DESC LIMIT {int(newest)}" if newest else ""
-        if self.fts and self.where == "1":
-            return f"SELECT rowid FROM article_fts WHERE article_fts MATCH ?{tail}"
+    @property
+    def where(self) -> str:
+        return " AND ".join(p.sql for p in self.parts) or "1"
+
+    @property
+    def params(self) -> list[Any]:
+        return ([self.fts] if self.fts else []) + [x for p in self.parts for x in p.params]
+
+    def select_rowids(self) -> str:
+        """Every matching rowid (for timelines and percolation)."""
+        if self.fts and not self.parts:
+            return "SELECT rowid FROM article_fts WHERE article_fts MATCH ?"
         if self.fts:
             return (
-                f"SELECT f.rowid FROM article_fts f CROSS JOIN articles a ON a.rowid = f.rowid"
-                f" WHERE article_fts MATCH ? AND {self.where}{tail}"
+                "SELECT f.rowid FROM article_fts f CROSS JOIN articles a ON a.rowid = f.rowid"
+                f" WHERE article_fts MATCH ? AND {self.where}"
             )
-        return f"SELECT a.rowid FROM articles a WHERE {self.where}{tail}"
+        return f"SELECT a.rowid FROM articles a WHERE {self.where}"
 
-    def select_nth_newest(self) -> str:
-        return f"{self.select_rowids()} ORDER BY 1 DESC LIMIT 1 OFFSET ?"
-
-    def select_page(self, floor: bool = False) -> str:
-        """(rowid, score) of one page: best BM25 first, or newest first without words. With `floor`,
-        only rowids >= a bound (one more parameter before limit and offset) are ranked."""
+    def select_ranked_window(self) -> str:
+        """(rowid, bm25) of the newest matches, newest first; one parameter more: how many. The FTS
+        match drives (CROSS JOIN): the planner would otherwise probe FTS5 once per filtered row."""
         weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        if self.fts and self.where == "1":
-            bound = " AND rowid >= ?" if floor else ""
+        if not self.parts:
             return (
-                f"SELECT rowid, bm25(article_fts, {weights}) AS score FROM article_fts"
-                f" WHERE article_fts MATCH ?{bound} ORDER BY score LIMIT ? OFFSET ?"
-            )
-        if self.fts:
-            bound = " AND f.rowid >= ?" if floor else ""
-            return (
-                f"SELECT f.rowid, bm25(article_fts, {weights}) AS score FROM article_fts f"
-                f" CROSS JOIN articles a ON a.rowid = f.rowid WHERE article_fts MATCH ? AND {self.where}{bound}"
-                " ORDER BY score LIMIT ? OFFSET ?"
+                f"SELECT rowid, bm25(article_fts, {weights}) FROM article_fts"
+                " WHERE article_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
             )
         return (
-            f"SELECT a.rowid, 0 FROM articles a WHERE {self.where}"
-            " ORDER BY a.published_at DESC, a.rowid DESC LIMIT ? OFFSET ?"
+            f"SELECT f.rowid, bm25(article_fts, {weights}) FROM article_fts f"
+            f" CROSS JOIN articles a ON a.rowid = f.rowid WHERE article_fts MATCH ? AND {self.where}"
+            " ORDER BY f.rowid DESC LIMIT ?"
         )
+
+    def select_driven(self, driver: _Part | None) -> tuple[str, list[Any]]:
+        """The filter rows (FILTER_ROW) of the matches, read through `driver`'s index, or newest
+        first through the date index without one; one parameter more: how many."""
+        if driver is None:
+            return (
+                f"SELECT {FILTER_ROW} FROM articles a INDEXED BY articles_by_date WHERE {self.where}"
+                " ORDER BY a.published_at DESC, a.rowid DESC LIMIT ?",
+                self.params,
+            )
+        others = [p for p in self.parts if p is not driver]
+        rest = " AND ".join(p.sql for p in others) or "1"
+        rest_params = [x for p in others for x in p.params]
+        if driver.driver == "entity":
+            return (
+                f"SELECT {FILTER_ROW} FROM ({driver.driving_sql}) e"
+                f" CROSS JOIN articles a ON a.rowid = e.article WHERE {rest} LIMIT ?",
+                driver.params + rest_params,
+            )
+        return (
+            f"SELECT {FILTER_ROW} FROM articles a INDEXED BY {driver.driver}"
+            f" WHERE {driver.sql} AND {rest} LIMIT ?",
+            driver.params + rest_params,
+        )
+
+    def select_probe(self, driver: _Part) -> str:
+        """How many articles `driver` alone matches, counted up to a bound (one more parameter)."""
+        if driver.driver == "entity":
+            return f"SELECT count(*) FROM ({driver.driving_sql} LIMIT ?)"
+        return f"SELECT count(*) FROM (SELECT 1 FROM articles a INDEXED BY {driver.driver} WHERE {driver.sql} LIMIT ?)"
 
 
 class _Compiler:
     """Top-level text conjuncts become one FTS5 MATCH (ranked by BM25); filters and text nested under
-    OR / NOT with filters become SQL conditions over the filter tables."""
+    OR / NOT with filters become SQL conditions on the articles' filter rows. `claim_sets` maps each
+    claim_sets id to its claims: claim filters compile to the ids whose claims satisfy them."""
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, claim_sets: dict[int, tuple[ClaimKey, ...]]):
         self.kb = kb
+        self.claim_sets = claim_sets
         self.params: list[Any] = []
-        self.fts_drives = False
 
     def compile(self, query: Query) -> _Compiled:
         if query.root is None:
-            return _Compiled(None, "1", [])
+            return _Compiled(None, [])
         conjuncts = list(query.root.children) if isinstance(query.root, And) else [query.root]
         text = [c for c in conjuncts if _text_only(c)]
         fts = _fts_and(text)
-        self.fts_drives = fts is not None
         rest = conjuncts if fts is None else [c for c in conjuncts if c not in text]
-        where = self._and(rest, top=True) if rest else "1"
-        return _Compiled(fts, where, self.params)
+        # Sibling claim filters constrain the same claim: "type:x stance:denial" = a denial of x.
+        claim_filters = [n for n in rest if isinstance(n, Filter) and n.name in CLAIM_FILTERS]
+        dates = [n for n in rest if isinstance(n, Filter) and n.name in ("from", "to")]
+        parts = [self._part(n) for n in rest if n not in claim_filters and n not in dates]
+        if dates:  # one range on the date index
+            ranges = [self._part(n) for n in dates]
+            sql = " AND ".join(r.sql for r in ranges)
+            parts.append(_Part(sql, [x for r in ranges for x in r.params], "articles_by_date"))
+        if claim_filters:
+            ids = self._claim_set_ids(claim_filters)
+            parts.append(_Part(_claim_sql(ids), [], "articles_by_claims", claim_sets=ids))
+        return _Compiled(fts, parts)
+
+    def _part(self, node: Any) -> _Part:
+        self.params = []
+        sql = self._sql(node)
+        part = _Part(sql, self.params)
+        if isinstance(node, Filter) and node.name == "entity":
+            part.driver = "entity"
+            marks = ",".join("?" * len(part.params))
+            part.driving_sql = f"SELECT DISTINCT article FROM article_entities WHERE entity IN ({marks})"
+        elif isinstance(node, Filter) and node.name == "source":
+            part.driver = "articles_by_source"
+        return part
 
     def _sql(self, node: Any) -> str:
         if isinstance(node, And):
-            return self._and(list(node.children))
+            claim_filters = [n for n in node.children if isinstance(n, Filter) and n.name in CLAIM_FILTERS]
+            parts = [self._sql(n) for n in node.children if n not in claim_filters]
+            if claim_filters:
+                parts.append(_claim_sql(self._claim_set_ids(claim_filters)))
+            return "(" + " AND ".join(parts) + ")"
         if isinstance(node, Or):
             return "(" + " OR ".join(self._sql(c) for c in node.children) + ")"
         if isinstance(node, Not):
@@ -822,27 +1026,16 @@ class _Compiler:
         self.params.append(_fts(node))
         return "a.rowid IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)"
 
-    def _and(self, nodes: list[Any], top: bool = False) -> str:
-        # Sibling claim filters constrain the same claim: "type:x stance:denial" = a denial of x.
-        claim_filters = [n for n in nodes if isinstance(n, Filter) and n.name in CLAIM_FILTERS]
-        others = [n for n in nodes if n not in claim_filters]
-        parts = [self._sql(n) for n in others]
-        if claim_filters:
-            # When the text match or an entity set already drives the query, probe each of its rows
-            # (covering index on claims.article) instead of materialising every claim of a type.
-            driven = (
-                top and self.fts_drives or any(isinstance(n, Filter) and n.name == "entity" for n in others)
-            )
-            parts.append(self._claim(claim_filters, correlated=driven))
-        return "(" + " AND ".join(parts) + ")"
-
     def _filter(self, node: Filter) -> str:
         if node.name in CLAIM_FILTERS:
-            return self._claim([node])
+            return _claim_sql(self._claim_set_ids([node]))
         if node.name == "entity":
             family = entity_family(self.kb, resolve_entity_id(self.kb, str(node.value)))
             self.params += family
-            return f"a.rowid IN (SELECT article FROM article_entities WHERE entity IN ({','.join('?' * len(family))}))"
+            return (
+                "EXISTS (SELECT 1 FROM article_entities e WHERE e.article = a.rowid"
+                f" AND e.entity IN ({','.join('?' * len(family))}))"
+            )
         if node.name == "lang":
             self.params.append(str(node.value))
             return "a.language = ?"
@@ -853,20 +1046,31 @@ class _Compiler:
         self.params.append(_ts(node.value))
         return "a.published_at >= ?" if node.name == "from" else "a.published_at < ?"
 
-    def _claim(self, filters: list[Filter], correlated: bool = False) -> str:
-        conditions = []
-        for node in filters:
-            if node.name == "depth":
-                assert isinstance(node.value, DepthRange)
-                conditions.append("c.depth BETWEEN ? AND ?")
-                self.params += [node.value.low, node.value.high]
-            else:
-                conditions.append(f"c.{node.name} = ?")
-                self.params.append(str(node.value))
-        if correlated:
-            return f"EXISTS (SELECT 1 FROM claims c WHERE c.article = a.rowid AND {' AND '.join(conditions)})"
-        # Uncorrelated: SQLite walks the claims index once and seeks articles by rowid.
-        return f"a.rowid IN (SELECT c.article FROM claims c WHERE {' AND '.join(conditions)})"
+    def _claim_set_ids(self, filters: list[Filter]) -> list[int]:
+        """The claim sets with one claim that satisfies every filter."""
+        return [
+            set_id
+            for set_id, claims in self.claim_sets.items()
+            if any(all(_claim_matches(f, claim) for f in filters) for claim in claims)
+        ]
+
+
+def _claim_matches(node: Filter, claim: ClaimKey) -> bool:
+    claim_type, stance, depth = claim
+    if node.name == "depth":
+        assert isinstance(node.value, DepthRange)
+        return depth is not None and node.value.low <= depth <= node.value.high
+    return (claim_type if node.name == "type" else stance) == str(node.value)
+
+
+def _claim_sql(ids: list[int]) -> str:
+    return f"a.claim_set IN ({','.join(str(i) for i in ids)})" if ids else "0"
+
+
+def _claim_set_key(claims: list[tuple]) -> str:
+    """The claim_sets.claims text of an article's claims (type, stance, depth, …): distinct, sorted."""
+    distinct = {(c[0], c[1], c[2]) for c in claims}
+    return json.dumps(sorted(distinct, key=lambda c: (c[0], c[1], -1 if c[2] is None else c[2])))
 
 
 def _text_only(node: Any) -> bool:
@@ -947,17 +1151,19 @@ def _article_rows(
 def _upsert_article(
     db: sqlite3.Connection, base: tuple, text: tuple, entity_ids: list[str], claims: list[tuple]
 ) -> bool:
-    row = db.execute("SELECT rowid FROM articles WHERE id = ?", (base[0],)).fetchone()
+    row = db.execute("SELECT rowid, claim_set FROM articles WHERE id = ?", (base[0],)).fetchone()
+    claim_set = _claim_set_id(db, claims)
     if row is None:
         rowid = db.execute(
-            "INSERT INTO articles(id, published_at, language, source) VALUES (?, ?, ?, ?)", base[:4]
+            "INSERT INTO articles(id, published_at, language, source, claim_set) VALUES (?, ?, ?, ?, ?)",
+            (*base[:4], claim_set),
         ).lastrowid
         db.execute("INSERT INTO article_payloads(rowid, payload) VALUES (?, ?)", (rowid, base[4]))
     else:
         rowid = row[0]
         db.execute(
-            "UPDATE articles SET published_at = ?, language = ?, source = ? WHERE rowid = ?",
-            (*base[1:4], rowid),
+            "UPDATE articles SET published_at = ?, language = ?, source = ?, claim_set = ? WHERE rowid = ?",
+            (*base[1:4], claim_set, rowid),
         )
         db.execute("UPDATE article_payloads SET payload = ? WHERE rowid = ?", (base[4], rowid))
         db.execute("UPDATE incident_articles SET published_at = ? WHERE article = ?", (base[1], base[0]))
@@ -967,8 +1173,21 @@ def _upsert_article(
             ("claims", "article"),
         ):
             db.execute(f"DELETE FROM {table} WHERE {column} = ?", (rowid,))
+    if row is None or row[1] != claim_set:
+        db.execute("UPDATE claim_sets SET articles = articles + 1 WHERE id = ?", (claim_set,))
+        if row is not None:
+            db.execute("UPDATE claim_sets SET articles = articles - 1 WHERE id = ?", (row[1],))
     _insert_derived(db, "", rowid, text, entity_ids, claims)
     return row is None
+
+
+def _claim_set_id(db: sqlite3.Connection, claims: list[tuple]) -> int:
+    """The claim_sets id of these claims (type, stance, depth, …), added on first sight; 0: none."""
+    if not claims:
+        return 0
+    key = _claim_set_key(claims)
+    db.execute("INSERT OR IGNORE INTO claim_sets(claims) VALUES (?)", (key,))
+    return db.execute("SELECT id FROM claim_sets WHERE claims = ?", (key,)).fetchone()[0]
 
 
 def _insert_derived(
@@ -993,14 +1212,28 @@ class _Tx:
     def __init__(self, db: sqlite3.Connection):
         self.db = db
 
-    def create_schema(self, current: int) -> None:
-        """Create the tables, or bring a file of an older schema version up to date in place."""
+    def create_schema(self, path: str, kb: KnowledgeBase) -> None:
+        """Create the tables, or bring a file of an older schema version up to date in place. The
+        version is read again under the write lock: another process may have just migrated."""
+        current = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if current == SCHEMA_VERSION:
+            return
+        if current > SCHEMA_VERSION:
+            raise CapabilityError(
+                f"{path} has schema version {current}, newer than this ShellWatch reads ({SCHEMA_VERSION}):"
+                " upgrade ShellWatch, or move the file away and run `shellwatch reindex` on a fresh store"
+            )
+        started = time.monotonic()
+        if current:
+            log.warning(
+                "event=sqlite-migrate path=%s from_version=%s to_version=%s", path, current, SCHEMA_VERSION
+            )
         if current == 1:  # version 1 had no published_at in incident_articles
             self.db.execute("ALTER TABLE incident_articles ADD COLUMN published_at TEXT")
             self.db.execute(
                 "UPDATE incident_articles SET published_at = (SELECT published_at FROM articles WHERE id = article)"
             )
-        if current in (1, 2):  # the JSON moved out of `articles`; claims got covering indexes
+        if current in (1, 2):  # the JSON moved out of `articles`
             self.db.execute(
                 "CREATE TABLE article_payloads (rowid INTEGER PRIMARY KEY, payload TEXT NOT NULL)"
             )
@@ -1008,12 +1241,55 @@ class _Tx:
                 "INSERT INTO article_payloads(rowid, payload) SELECT rowid, payload FROM articles"
             )
             self.db.execute("ALTER TABLE articles DROP COLUMN payload")
-            for index in ("claims_type", "claims_stance", "claims_article"):
+            self.db.execute("DROP INDEX IF EXISTS claims_article")  # it covers more columns now
+        if current in (1, 2, 3):  # claim filters moved onto the article's row (claim_set)
+            self.db.execute("ALTER TABLE articles ADD COLUMN claim_set INTEGER NOT NULL DEFAULT 0")
+            self.db.execute(CLAIM_SETS_TABLE)
+            self._fill_claim_sets()
+            for index in (
+                "articles_published",
+                "articles_source",
+                "claims_type",
+                "claims_stance",
+                "claims_depth",
+            ):
                 self.db.execute(f"DROP INDEX IF EXISTS {index}")
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 self.db.execute(statement)
+        if 0 < current < 5:  # subscriptions got filed under keys
+            for (payload,) in self.db.execute("SELECT payload FROM subscriptions").fetchall():
+                subscription = from_json(Subscription, payload)
+                self.file_subscription(subscription.id, subscription_keys(subscription, kb))
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if current:
+            log.warning(
+                "event=sqlite-migrated path=%s to_version=%s seconds=%.1f",
+                path,
+                SCHEMA_VERSION,
+                time.monotonic() - started,
+            )
+
+    def file_subscription(self, subscription_id: str, keys: list[str]) -> None:
+        self.db.execute("DELETE FROM subscription_keys WHERE subscription = ?", (subscription_id,))
+        self.db.executemany(
+            "INSERT INTO subscription_keys(key, subscription) VALUES (?, ?)",
+            [(k, subscription_id) for k in keys],
+        )
+
+    def _fill_claim_sets(self) -> None:
+        """Give every article its claim set, from the claims table (one pass in article order)."""
+        sizes: Counter[int] = Counter()
+        assignments = []
+        rows = self.db.execute("SELECT article, type, stance, depth FROM claims ORDER BY article").fetchall()
+        for article, claims in itertools.groupby(rows, key=lambda r: r[0]):
+            claim_set = _claim_set_id(self.db, [c[1:] for c in claims])
+            sizes[claim_set] += 1
+            assignments.append((claim_set, article))
+        self.db.executemany("UPDATE articles SET claim_set = ? WHERE rowid = ?", assignments)
+        self.db.executemany(
+            "UPDATE claim_sets SET articles = ? WHERE id = ?", [(n, i) for i, n in sizes.items()]
+        )
 
     def drop_next_tables(self) -> None:
         for name in DERIVED_TABLES:
@@ -1026,6 +1302,11 @@ class _Tx:
     def fill_next_tables(self, batch: list[tuple[int, tuple]]) -> None:
         for rowid, (_base, text, entity_ids, claims) in batch:
             _insert_derived(self.db, "_next", rowid, text, entity_ids, claims)
+            # The claim set is a pure function of the claims: an article's row always holds a valid
+            # one, so it is updated in place (the sizes are recounted at the swap).
+            self.db.execute(
+                "UPDATE articles SET claim_set = ? WHERE rowid = ?", (_claim_set_id(self.db, claims), rowid)
+            )
 
     def swap_next_tables(self) -> None:
         for name in DERIVED_TABLES:
@@ -1033,6 +1314,9 @@ class _Tx:
             self.db.execute(f"ALTER TABLE {name}_next RENAME TO {name}")
         for ddl in DERIVED_INDEXES:
             self.db.execute(ddl)
+        self.db.execute(
+            "UPDATE claim_sets SET articles = (SELECT count(*) FROM articles WHERE claim_set = claim_sets.id)"
+        )
 
 
 # Helpers ----------------------------------------------------------------------------------------

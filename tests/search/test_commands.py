@@ -31,7 +31,7 @@ def test_search_json_and_table(filled) -> None:
     result = run("search", "零一萬物", "--json")
     assert result.exit_code == 0
     payload = json.loads(result.output)
-    assert payload["total"] == 3
+    assert payload["total"] == 3 and payload["total_relation"] == "eq"
     assert {hit["article"]["article"]["language"] for hit in payload["hits"]} == {"zh", "en"}
     assert any("<mark>" in s for hit in payload["hits"] for s in hit["highlights"].get("title", []))
     table = run("search", "entity:baidu")

@@ -273,6 +273,19 @@ def test_empty_query_lists_newest_first_with_paging_and_total(store: Store, corp
     assert [h.article.id for h in second.hits] == [corpus["yi_denial"].id, corpus["yi_en"].id]
 
 
+def test_total_is_exact_up_to_the_tracked_count_then_a_lower_bound(store: Store, corpus) -> None:
+    exact = store.search("", limit=2)
+    assert (exact.total, exact.total_relation, exact.total_display) == (5, "eq", "5")
+    for query, matches in (("", 5), ("llama", 3), ("stance:allegation", 4), ("llama lang:en", 2)):
+        bounded = store.search(query, limit=10, track_total_hits=matches - 1)
+        assert (bounded.total, bounded.total_relation) == (matches - 1, "gte"), query
+        assert bounded.total_display == f"{matches - 1}+"
+        assert len(bounded.hits) == matches  # the hits themselves are not cut
+        assert store.search(query, track_total_hits=matches).total_relation == "eq"
+    newest = store.search("", limit=2, track_total_hits=2)
+    assert [h.article.id for h in newest.hits] == [corpus["wrapper_en"].id, corpus["ernie_zh"].id]
+
+
 def test_ranking_prefers_title_matches(store: Store, corpus) -> None:
     result = store.search("wrapper")
     assert result.hits[0].article.id == corpus["wrapper_en"].id
