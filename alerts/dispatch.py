@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -49,18 +50,37 @@ class Assignment(Protocol):
     responses: Sequence[Any]
 
 
+@dataclass
+class PlannedAlerts:
+    """The alerts an article raised, by what they need next."""
+
+    pushed: list[Alert] = field(default_factory=list)  # a webhook, e-mail or Slack channel: to deliver
+    pulled: list[Alert] = field(default_factory=list)  # feed-only: readers pull them, nothing to send
+
+    @property
+    def all(self) -> list[Alert]:
+        return self.pushed + self.pulled
+
+
 def plan_alerts(
     store: Store, analysed: AnalysedArticle, assignment: Assignment, kb: KnowledgeBase
 ) -> list[Alert]:
-    """The alerts this article raises that were not raised before, each recorded with pending deliveries."""
+    """The alerts this article raises that were not raised before, each recorded with pending
+    deliveries; those with a channel to push come first."""
+    return plan_alert_groups(store, analysed, assignment, kb).all
+
+
+def plan_alert_groups(
+    store: Store, analysed: AnalysedArticle, assignment: Assignment, kb: KnowledgeBase
+) -> PlannedAlerts:
+    """plan_alerts, keeping apart the alerts that need a delivery: in multi-service mode each of
+    those becomes a task on the delivery queue, and a feed-only alert must not cost one."""
+    planned = PlannedAlerts()
     if not assignment.new_allegations and not assignment.responses:
-        return []
+        return planned
     subscriptions = store.match_subscriptions(analysed)
     now = datetime.now(UTC)
-    # Alerts with a channel to push (webhook, e-mail) come first: each becomes a delivery task, and
-    # feed-only alerts (nothing to send) must not queue in front of them.
-    pushed: list[Alert] = []
-    pulled: list[Alert] = []
+    pushed, pulled = planned.pushed, planned.pulled
     for subscription in subscriptions:
         if subscription.paused:
             continue
@@ -89,7 +109,7 @@ def plan_alerts(
             )
             has_push = any(channel.kind is not ChannelKind.FEED for channel in subscription.channels)
             (pushed if has_push else pulled).append(alert)
-    return pushed + pulled
+    return planned
 
 
 def candidates(subscription: Subscription, assignment: Assignment) -> list[tuple[str | None, Claim]]:

@@ -35,6 +35,8 @@ class ProcessOutcome:
     new_allegations: int = 0
     responses: int = 0
     alerts: list[Alert] = field(default_factory=list)
+    # The alerts with a channel to push; feed-only alerts need no delivery (readers pull the feed).
+    pushed_alerts: list[Alert] = field(default_factory=list)
     delivery_failures: list[tuple[Alert, BaseException]] = field(default_factory=list)
 
     @property
@@ -52,7 +54,7 @@ def process_article(
     """
     analysed = analyse_article(analyzer, article)
     outcome = store_analysed(store, analysed, kb)
-    outcome.delivery_failures = deliver_in_process(settings, store, outcome.alerts)
+    outcome.delivery_failures = deliver_in_process(settings, store, outcome.pushed_alerts)
     return outcome
 
 
@@ -72,7 +74,7 @@ def analyse_article(analyzer: Analyzer, article: Article) -> AnalysedArticle:
 
 def store_analysed(store: Store, analysed: AnalysedArticle, kb: Any) -> ProcessOutcome:
     """Store the article, put its claims into incidents, plan the alerts they raise."""
-    from alerts.dispatch import plan_alerts
+    from alerts.dispatch import plan_alert_groups
     from search.corrections import apply_corrections
     from search.incidents import assign_incidents
 
@@ -87,7 +89,8 @@ def store_analysed(store: Store, analysed: AnalysedArticle, kb: Any) -> ProcessO
     if incident_ids != analysed.incident_ids:
         analysed = analysed.model_copy(update={"incident_ids": incident_ids})
         store.upsert_article(analysed)
-    alerts = plan_alerts(store, analysed, assignment, kb)
+    planned = plan_alert_groups(store, analysed, assignment, kb)
+    alerts = planned.all
     outcome = ProcessOutcome(
         analysed=analysed,
         new=new,
@@ -95,6 +98,7 @@ def store_analysed(store: Store, analysed: AnalysedArticle, kb: Any) -> ProcessO
         new_allegations=len(assignment.new_allegations),
         responses=len(assignment.responses),
         alerts=alerts,
+        pushed_alerts=planned.pushed,
     )
     log.info(
         kv(

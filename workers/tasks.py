@@ -43,7 +43,7 @@ CRASH_KEY_TTL = 24 * 3600
 
 @shared_task(bind=True, max_retries=None, name=PROCESS_ARTICLE)
 def process_article(self: Task, article: str, article_id: str, handed_off_at: float | None = None) -> None:
-    """Analyse and store one article, assign incidents, plan alerts; queue each alert's delivery.
+    """Analyse and store one article, assign incidents, plan alerts; queue each pushed alert's delivery.
 
     One task rather than an analyse task and a store task: analysis is cheap next to Celery's cost
     per task, so a store outage re-running it on retry costs less than a second hop per article.
@@ -53,7 +53,7 @@ def process_article(self: Task, article: str, article_id: str, handed_off_at: fl
         analysed = pipeline.analyse_article(context.analyzer, from_json(Article, article))
         outcome = pipeline.store_analysed(context.store, analysed, context.knowledge_base)
         record_stored(context.metrics, outcome, handed_off_at)
-        for alert in outcome.alerts:
+        for alert in outcome.pushed_alerts:  # a feed-only alert is already readable: no task
             self.app.send_task(
                 DELIVER_ALERT,
                 kwargs={"alert": to_json(alert), "article_id": article_id, "alert_id": alert.id},

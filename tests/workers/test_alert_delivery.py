@@ -61,14 +61,15 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[WebhookReceiver]:
     server.close()
 
 
-def _subscribe(settings: Settings, url: str) -> None:
+def _subscribe(settings: Settings, url: str, *, feed_only: bool = False) -> None:
+    channel = Channel(kind=ChannelKind.FEED) if feed_only else Channel(kind=ChannelKind.WEBHOOK, target=url)
     with open_store(settings) as store:
         store.save_subscription(
             Subscription(
-                id="bytedance-watch",
+                id="bytedance-feed" if feed_only else "bytedance-watch",
                 name="ByteDance allegations",
                 entities=["bytedance"],
-                channels=[Channel(kind=ChannelKind.WEBHOOK, target=url)],
+                channels=[channel],
                 secret="s3cret",
                 created_at=datetime.now(UTC),
             )
@@ -117,3 +118,38 @@ def test_a_failing_webhook_is_retried_on_the_delivery_queue_until_it_succeeds(
     assert sorted(receiver.alert_ids) == planned  # each alert exactly once, despite the retries
     log = worker.log()
     assert "task=workers.deliver_alert" in log and "event=task.retry" in log
+
+
+@pytest.mark.slow
+def test_feed_only_alerts_cost_no_delivery_task(
+    multi_settings: Settings, start_worker, receiver: WebhookReceiver
+) -> None:
+    """Two subscriptions to the same allegations, one by webhook, one by Atom feed: both get their
+    alerts, but only the webhook's become tasks on the delivery queue."""
+    settings = multi_settings.model_copy(update={"webhook_allow": ["127.0.0.1"]})
+    _subscribe(settings, receiver.url)
+    _subscribe(settings, receiver.url, feed_only=True)
+    worker = start_worker(settings)
+    articles = [make_article(i) for i in range(4)]
+    assert [submit_article(settings, a) for a in articles] == [HandOff.QUEUED] * 4
+    wait_for_articles(settings, len(articles), timeout=40, worker=worker)
+    with open_store(settings) as store:
+        _wait_for(
+            lambda: len(receiver.alert_ids) == len(store.list_alerts("bytedance-watch")) > 0,
+            30,
+            "alerts not delivered:\n" + worker.log()[-3000:],
+        )
+        pushed = sorted(alert.id for alert in store.list_alerts("bytedance-watch"))
+        pulled = store.list_alerts("bytedance-feed")
+    assert len(pulled) == len(pushed)  # the feed subscriber has every alert too
+    assert sorted(receiver.alert_ids) == pushed
+
+    def delivery_tasks() -> int:
+        return sum(
+            "task=workers.deliver_alert" in line and "event=task.done" in line
+            for line in worker.log().splitlines()
+        )
+
+    _wait_for(lambda: delivery_tasks() >= len(pushed), 10, "delivery tasks did not finish")
+    time.sleep(1)  # a stray task for a feed alert would be running by now
+    assert delivery_tasks() == len(pushed)
