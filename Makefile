@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 T ?= tests
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps demo demo-data test lint format bench clean
+.PHONY: help setup system-deps demo demo-data test lint format bench train-nlp clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ lint: setup ## ruff lint and format check
 format: setup ## ruff format and autofix
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+train-nlp: setup ## Retrain the shipped claim classifier from tests/data/nlp/train-*.jsonl
+	$(VENV)/bin/shellwatch train-nlp
 
 bench: setup ## Run the benchmarks (default sizes) and print their figures
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -10,8 +10,10 @@ news). Each configuration runs in its own process (one core), so load time and p
 
 - `baseline`: `spacy.blank` with jieba word segmentation (Chinese) or the default tokenizer
   (English) plus a spaCy `EntityRuler` holding every knowledge-base name — entity matching only;
-- `shellwatch`: the full `Analyzer` (entities, unknown models, claims, relevance, dates),
-  batched with `nlp.pipe`.
+- `rules`: the full `Analyzer` with the claim rules alone (`classifier=None`: no trained claim
+  classifier), as before the classifier came;
+- `shellwatch`: the full `Analyzer` (entities, unknown models, claims by the rules and the trained
+  classifier, relevance, dates), batched with `nlp.pipe`.
 
 It also measures which Chinese tokenisation finds names more reliably: the labelled entities of
 the Chinese examples found by the jieba + EntityRuler baseline versus by ShellWatch's character
@@ -102,7 +104,8 @@ def run_one(config: str, language: str, count: int, news: str) -> dict:
         from nlp.knowledge_base import load_knowledge_base
         from nlp.pipeline import Analyzer
 
-        analyzer = Analyzer(load_knowledge_base(KB_FILE), batch_size=64)
+        classifier = None if config == "rules" else "shipped"
+        analyzer = Analyzer(load_knowledge_base(KB_FILE), classifier=classifier, batch_size=64)
         loaded = time.perf_counter() - started
         list(analyzer.analyze_many((t, None, language, None) for t in warm))
         started = time.process_time()
@@ -171,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {"zh": 2000, "en": 2000} if args.full else {"zh": 300, "en": 150}
     rows = []
     for language, news in (("zh", "dense"), ("zh", "plain"), ("en", "dense"), ("en", "plain")):
-        for config in ("baseline", "shellwatch"):
+        for config in ("baseline", "rules", "shellwatch"):
             output = subprocess.run(
                 [sys.executable, __file__, "--one", config, language, str(counts[language]), news],
                 check=True,
@@ -184,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     base = {(r["language"], r["news"]): r["articles_per_s"] for r in rows if r["config"] == "baseline"}
     for row in rows:
         ratio = row["articles_per_s"] / base[(row["language"], row["news"])]
-        label = "baseline" if row["config"] == "baseline" else "ShellWatch full analysis"
+        label = {
+            "baseline": "baseline",
+            "rules": "ShellWatch, claim rules only",
+            "shellwatch": "ShellWatch full analysis",
+        }[row["config"]]
         print(
             f"| {row['language']} {row['chars']} chars, {row['news']} | {label} | {row['articles']} "
             f"| {row['articles_per_s']} "

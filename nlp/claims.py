@@ -34,6 +34,7 @@ from shellwatch.domain import Claim, ClaimType, EntityType, Language, Stance
 
 LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicons" / "claims.yaml"
 CJK = re.compile(r"[\u4e00-\u9fff]")
+MODEL_WORDS = ("大模型", "大語言模型", "大语言模型")  # 云图大模型: a model's name, not a phrase
 NAMELIKE = re.compile(r"[A-Za-z0-9]")  # "Orion-72B", not a word the name finder took ("洗白")
 # Where one sentence turns from an allegation to a response ("…；字节跳动则表示…", "…, but Moonshot
 # AI says…"): the two clauses are read as two sentences.
@@ -73,6 +74,26 @@ class FoundClaim:
     claim: Claim
     sentence: int
     carried_subject: bool = False
+    party: str | None = None  # who speaks, seen from the subject: "self", "third", "commentator"
+    negated: bool = False  # the cue is negated ("并非套壳", "did not use")
+
+
+@dataclass
+class ClaimUnit:
+    """A candidate sentence or clause, with what the rules read in it: the input of the trained
+    claim classifier (nlp/classifier.py), which decides the claims of the unit."""
+
+    sentence: str  # folded
+    original: str
+    index: int  # sentence (clause) number in the document
+    mentions: list[Mention]  # offsets relative to the unit
+    carried: Mention | None
+    speaker: str | None
+    speaker_span: tuple[int, int] | None
+    name_span: tuple[int, int] | None
+    cues: SentenceCues
+    lang: Language
+    rule_claims: list[FoundClaim]
 
 
 class CueSet:
@@ -361,15 +382,18 @@ class ClaimExtractor:
         language: Language,
         *,
         products: ProductNameFinder | None = None,
+        units: list[ClaimUnit] | None = None,
     ) -> list[FoundClaim]:
+        """The claims of a document by the rules; with `units`, also every candidate clause the
+        rules examined (appended there, for the classifier)."""
         found: list[FoundClaim] = []
         mention_starts = [m.start for m in mentions]
         candidates = set(self.candidate_sentences(folded, sentences, mentions))
-        if candidates:
-            sentences, candidates = self._clauses(folded, sentences, candidates)
         # Product names (WriteGenie, 「晴語」): one scan of the text, used in candidate sentences.
         product_mentions = products.find(text, mentions) if products is not None and candidates else []
         product_starts = [m.start for m in product_mentions]
+        if candidates:
+            sentences, candidates = self._clauses(folded, sentences, candidates)
         last_subject: Mention | None = None
         last_subject_sentence = -10
         last_allegation: FoundClaim | None = None
@@ -377,17 +401,26 @@ class ClaimExtractor:
             lo = bisect.bisect_left(mention_starts, start)
             hi = bisect.bisect_left(mention_starts, end)
             in_sentence = mentions[lo:hi]
+            response = None
             if last_allegation is not None and index - last_allegation.sentence <= 3:
                 response = self._response(text, folded, start, end, in_sentence, last_allegation, index)
                 if response is not None:
                     found.append(response)
-            if index in candidates:
+            if index in candidates or (response is not None and units is not None):
                 lo = bisect.bisect_left(product_starts, start)
                 hi = bisect.bisect_left(product_starts, end)
                 if hi > lo:
                     in_sentence = self._with_products(folded, in_sentence, product_mentions[lo:hi], end)
                 carried = last_subject if index - last_subject_sentence <= 3 else None
-                claims = self._sentence_claims(text, folded, start, end, in_sentence, carried, language)
+                claims, unit = self._sentence_claims(
+                    text, folded, start, end, in_sentence, carried, language, force=response is not None
+                )
+                if unit is not None and units is not None:
+                    unit.index = index
+                    # A response to the allegation before is one more reading of this clause.
+                    if response is not None:
+                        unit.rule_claims.append(response)
+                    units.append(unit)
                 for claim in claims:
                     claim.sentence = index
                     if (
@@ -496,23 +529,73 @@ class ClaimExtractor:
         mentions: list[Mention],
         carried: Mention | None,
         language: Language,
-    ) -> list[FoundClaim]:
+        *,
+        force: bool = False,
+    ) -> tuple[list[FoundClaim], ClaimUnit | None]:
         sentence = folded[start:end]
         lang = Language.ZH if CJK.search(sentence) else Language.EN
         cues = self._cues(sentence)
         hits = cues.hits
-        if not hits:
-            return []
+        # A clause without a cue is a unit for the classifier when it names a party (the response
+        # clause of "X被指套壳Llama；X则表示…").
+        if not hits and not force and not any(m.type is not EntityType.PERSON for m in mentions):
+            return [], None
+        local = [
+            Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
+        ]
+        speaker, speaker_span, name_span = self._speaker(sentence, text[start:end], local)
+        unit = ClaimUnit(
+            sentence=sentence,
+            original=text[start:end],
+            index=-1,
+            mentions=local,
+            carried=carried,
+            speaker=speaker,
+            speaker_span=speaker_span,
+            name_span=name_span,
+            cues=cues,
+            lang=lang,
+            rule_claims=[],
+        )
+        unit.rule_claims = self._rule_claims(unit) if hits else []
+        return list(unit.rule_claims), unit
+
+    def unit_claim(self, unit: ClaimUnit, claim_type: ClaimType) -> FoundClaim | None:
+        """The claim of `claim_type` the unit makes about its subject, by the rules' reading of
+        subject, object, speaker and stance: the rules' own claim when they found that type, else
+        one built at the unit's cue of that type (or its first cue)."""
+        for found in unit.rule_claims:
+            if found.claim.type is claim_type:
+                return found
+        hits = unit.cues.hits
+        same = [h for h in hits if h.type is claim_type]
+        first = same[0] if same else hits[0] if hits else None
+        # No cue in the clause (the classifier reads the type from its wording): the whole clause
+        # stands for the cue.
+        hit = (
+            Hit(claim_type, first.start, first.end, first.strength)
+            if first is not None
+            else Hit(claim_type, 0, len(unit.sentence), "weak")
+        )
+        target = (
+            None
+            if claim_type is ClaimType.SELF_DEVELOPED
+            else self._object_for(hit, unit.sentence, unit.mentions, unit.lang)
+        )
+        built = self._build_claim(claim_type, hit, target, unit)
+        if not built:
+            return None
+        built[0].sentence = unit.index
+        return built[0]
+
+    def _rule_claims(self, unit: ClaimUnit) -> list[FoundClaim]:
+        sentence, cues, hits, local, lang = unit.sentence, unit.cues, unit.cues.hits, unit.mentions, unit.lang
         stance_cues = {stance: cues.stances.get(stance) for stance in Stance}
         reported = any(stance_cues[s] for s in (Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION))
         if cues.history and not reported:
             return []
         if cues.silent:
             return []
-        local = [
-            Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
-        ]
-        speaker, speaker_span, name_span = self._speaker(sentence, text[start:end], local)
         claims: dict[ClaimType, tuple[Hit, Mention | None]] = {}
         decisive = {h.type for h in hits if h.strength != "weak"}
         for hit in hits:
@@ -546,22 +629,7 @@ class ClaimExtractor:
                     del claims[claim_type]
         results: list[FoundClaim] = []
         for claim_type, (hit, target) in sorted(claims.items(), key=lambda item: item[1][0].start):
-            results.extend(
-                self._build_claim(
-                    claim_type,
-                    hit,
-                    target,
-                    sentence,
-                    text[start:end],
-                    local,
-                    carried,
-                    speaker,
-                    speaker_span,
-                    name_span,
-                    cues,
-                    lang,
-                )
-            )
+            results.extend(self._build_claim(claim_type, hit, target, unit))
         # With a named mechanism in the sentence, a self_developed claim stays only as the party's
         # own positive statement ("从零训练，不存在套壳Llama的情况" → self_claim + denial).
         if len({r.claim.type for r in results}) > 1:
@@ -710,16 +778,11 @@ class ClaimExtractor:
         claim_type: ClaimType,
         hit: Hit,
         target: Mention | None,
-        sentence: str,
-        original: str,
-        mentions: list[Mention],
-        carried: Mention | None,
-        speaker: str | None,
-        speaker_span: tuple[int, int] | None,
-        name_span: tuple[int, int] | None,
-        cues: SentenceCues,
-        lang: Language,
+        unit: ClaimUnit,
     ) -> list[FoundClaim]:
+        sentence, original, mentions, carried = unit.sentence, unit.original, unit.mentions, unit.carried
+        speaker, speaker_span, name_span = unit.speaker, unit.speaker_span, unit.name_span
+        cues, lang = unit.cues, unit.lang
         clause_mentions = [
             m for m in mentions if speaker_span and m.start >= speaker_span[0] and m.end <= speaker_span[1]
         ]
@@ -776,7 +839,11 @@ class ClaimExtractor:
             evidence=original.strip(),
             confidence=round(min(0.98, max(0.05, confidence)), 2),
         )
-        return [FoundClaim(claim=claim, sentence=-1, carried_subject=carried_subject)]
+        return [
+            FoundClaim(
+                claim=claim, sentence=-1, carried_subject=carried_subject, party=party, negated=negated
+            )
+        ]
 
     def _subject(
         self,
@@ -833,7 +900,7 @@ class ClaimExtractor:
                     if m.type is EntityType.MODEL
                     and m.entity_id is None
                     and m is not chosen
-                    and NAMELIKE.search(m.name)
+                    and (NAMELIKE.search(m.name) or m.name.endswith(MODEL_WORDS))
                 ]
                 if models:
                     chosen = models[0]

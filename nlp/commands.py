@@ -1,8 +1,10 @@
-"""`shellwatch analyze`: entities and provenance claims of one plain-text or HTML file."""
+"""`shellwatch analyze`: entities and provenance claims of one plain-text or HTML file;
+`shellwatch train-nlp`: rebuild the shipped claim classifier from the labelled training data."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -31,6 +33,43 @@ def analyze(settings: Settings, source, as_json: bool) -> None:
         echo_json(analysis)
     else:
         print_analysis(analysis)
+
+
+@click.command("train-nlp")
+@click.option(
+    "--data",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Labelled JSONL files (default: tests/data/nlp/train-en.jsonl and train-zh.jsonl).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Model directory (default: the shipped nlp/data/models/claims).",
+)
+@pass_settings
+def train_nlp(settings: Settings, files: tuple[Path, ...], out: Path | None) -> None:
+    """Retrain the claim classifier from the labelled data (deterministic, ~10 s)."""
+    from nlp.classifier import MODEL_DIR
+    from nlp.knowledge_base import load_knowledge_base
+    from nlp.training import TRAINING_FILES, rebuild
+
+    try:
+        kb = load_knowledge_base(settings.knowledge_base_file)
+    except KnowledgeBaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    directory = out or MODEL_DIR
+    meta = rebuild(kb, files or TRAINING_FILES, directory)
+    click.echo(f"model written to {directory}")
+    for name, digest in meta["data_sha256"].items():
+        click.echo(f"  trained on {name} (sha256 {digest[:12]}…)")
+    for language, counts in meta["training"].items():
+        if isinstance(counts, dict):
+            click.echo(
+                f"  {language}: {counts['units']} clauses, candidate claims {counts['candidate_claims']}"
+            )
 
 
 def print_analysis(analysis: Analysis) -> None:

@@ -154,9 +154,11 @@ class UnknownModelFinder:
         for suffix in ("大语言模型", "大模型", "模型"):
             if folded.endswith(suffix):
                 prefix = folded[: -len(suffix)]
+                # 国产大模型, 自研医疗大模型, 过去内地大模型: phrases around a generic word, not names.
                 return (
                     bool(prefix)
                     and prefix not in self._generic
+                    and not any(word in prefix for word in self._generic if len(word) > 1)
                     and not any(c in self._function_chars for c in prefix)
                 )
         return True

@@ -29,9 +29,11 @@ from pathlib import Path
 import spacy
 from spacy.language import Language as SpacyLanguage
 from spacy.tokens import Doc, Span
+from spacy.util import minibatch
 from spacy.vocab import Vocab
 
-from nlp.claims import ClaimExtractor, ClaimLexicon, FoundClaim, load_claim_lexicon, merge_claims
+from nlp.claims import ClaimExtractor, ClaimLexicon, ClaimUnit, FoundClaim, load_claim_lexicon, merge_claims
+from nlp.classifier import ClaimClassifier
 from nlp.dates import event_dates
 from nlp.knowledge_base import KnowledgeBase, load_knowledge_base, name_key
 from nlp.matching import Mention, NameMatcher, ProductNameFinder, UnknownModelFinder
@@ -39,9 +41,17 @@ from nlp.relevance import RelevanceModel
 from nlp.script import fold
 from nlp.text import MAX_CHARS, decode, detect_language, prepare, sentence_spans
 from shellwatch.config import Settings
-from shellwatch.domain import Analysis, Article, EntityMention, EntityType, Language
+from shellwatch.domain import Analysis, Article, Claim, EntityMention, EntityType, Language
 
-for _name in ("sw_text", "sw_folded", "sw_sentences", "sw_mentions", "sw_candidates", "sw_claims"):
+for _name in (
+    "sw_text",
+    "sw_folded",
+    "sw_sentences",
+    "sw_mentions",
+    "sw_candidates",
+    "sw_claims",
+    "sw_units",
+):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
@@ -93,6 +103,7 @@ class Resources:
     unknown: UnknownModelFinder
     products: ProductNameFinder
     claims: ClaimExtractor
+    classifier: ClaimClassifier | None
 
 
 class SentenceComponent:
@@ -131,13 +142,30 @@ class UnknownModelComponent:
 
 
 class ClaimComponent:
+    """Claims of each document: the rules' candidate clauses (`doc._.sw_units`), decided by the
+    trained classifier when there is one (all clauses of a batch of documents at once), else the
+    rules' own claims."""
+
     def __init__(self, language: Language) -> None:
         self.language = language
         self.extractor: ClaimExtractor | None = None
         self.products: ProductNameFinder | None = None
+        self.classifier: ClaimClassifier | None = None
 
     def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
+        for batch in minibatch(docs, size=batch_size):
+            for doc in batch:
+                self._rules(doc)
+            if self.classifier is not None:
+                self._decide(batch)
+            yield from batch
+
+    def _rules(self, doc: Doc) -> None:
         assert self.extractor is not None, "configure the pipeline with build_pipeline()"
+        units: list[ClaimUnit] = []
         doc._.sw_claims = self.extractor.extract(
             doc._.sw_text,
             doc._.sw_folded,
@@ -145,8 +173,24 @@ class ClaimComponent:
             doc._.sw_mentions or [],
             self.language,
             products=self.products,
+            units=units,
         )
-        return doc
+        doc._.sw_units = units
+
+    def _decide(self, docs: list[Doc]) -> None:
+        assert self.classifier is not None and self.extractor is not None
+        units = [unit for doc in docs for unit in doc._.sw_units]
+        if not units:
+            return
+        decided = iter(self.classifier.decide(units, self.extractor))
+        for doc in docs:
+            by_rules = {id(found) for unit in doc._.sw_units for found in unit.rule_claims}
+            # Claims outside the candidate clauses (a response to an earlier allegation) stay.
+            kept = [found for found in doc._.sw_claims if id(found) not in by_rules]
+            for _ in doc._.sw_units:
+                kept.extend(next(decided))
+            kept.sort(key=lambda found: found.sentence)
+            doc._.sw_claims = kept
 
 
 @SpacyLanguage.factory("shellwatch_sentences")
@@ -206,6 +250,7 @@ def build_pipeline(language: Language, resources: Resources) -> SpacyLanguage:
     claims = nlp.add_pipe("shellwatch_claims")
     claims.extractor = resources.claims
     claims.products = resources.products
+    claims.classifier = resources.classifier
     return nlp
 
 
@@ -227,6 +272,7 @@ class Analyzer:
         *,
         lexicon: ClaimLexicon | None = None,
         relevance: RelevanceModel | None = None,
+        classifier: ClaimClassifier | None | str = "shipped",
         max_chars: int = MAX_CHARS,
         batch_size: int = 64,
     ) -> None:
@@ -240,6 +286,8 @@ class Analyzer:
             unknown=UnknownModelFinder(kb),
             products=ProductNameFinder(),
             claims=ClaimExtractor(kb, lexicon or load_claim_lexicon()),
+            # "shipped": the trained model in nlp/data/models/claims; None: the rules alone.
+            classifier=ClaimClassifier.load() if classifier == "shipped" else classifier,
         )
         self.pipelines = {language: build_pipeline(language, self.resources) for language in Language}
 
@@ -306,6 +354,7 @@ class Analyzer:
     def _analysis(self, item: _Prepared, doc: Doc) -> Analysis:
         mentions: list[Mention] = doc._.sw_mentions or []
         found: list[FoundClaim] = doc._.sw_claims or []
+        found = salient_claims(found, mentions, doc._.sw_sentences or [], doc._.sw_text or "", self.kb)
         claims = merge_claims(found, self.kb)
         entities = entity_mentions(mentions)
         # A claim about a name the knowledge base does not know makes that name an entity too.
@@ -339,6 +388,35 @@ class Analyzer:
             event_dates=event_dates(item.text, item.published_at) if relevant and item.text else [],
             notes=notes,
         )
+
+
+LEDE_SENTENCES = 2  # the title (prepended to the text) and the first sentence
+SHORT_TEXT = 6  # sentences: a text this short is all lede
+
+
+def salient_claims(
+    found: list[FoundClaim],
+    mentions: list[Mention],
+    sentences: list[tuple[int, int]],
+    text: str,
+    kb: KnowledgeBase,
+) -> list[FoundClaim]:
+    """The claims about what an article is about: in a long article, a claim's subject (or its
+    party: 01.AI for Yi-34B) must be named in the title or the first sentence. Background sentences
+    (another company's old controversy, the source model, a word a name pattern caught by mistake)
+    then open no incident. Texts of up to SHORT_TEXT sentences keep all their claims."""
+    if len(sentences) <= SHORT_TEXT or not found:
+        return found
+    lede_end = sentences[LEDE_SENTENCES - 1][1]
+    lede = text[:lede_end]
+    parties = {m.entity_id for m in mentions if m.start < lede_end and m.entity_id is not None}
+
+    def salient(claim: Claim) -> bool:
+        if claim.subject is None:
+            return claim.subject_name in lede
+        return any(kb.same_party(entity_id, claim.subject) for entity_id in parties)
+
+    return [f for f in found if salient(f.claim)]
 
 
 def entity_mentions(mentions: list[Mention]) -> list[EntityMention]:

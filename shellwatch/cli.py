@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "worker": "workers.commands:worker",
     "dead-letters": "workers.commands:dead_letters",
     "analyze": "nlp.commands:analyze",
+    "train-nlp": "nlp.commands:train_nlp",
     "articles": "search.commands:articles",
     "search": "search.commands:search",
     "timeline": "search.commands:timeline",

@@ -1,4 +1,4 @@
-"""The labelled development set must not regress below the level the rules reach today."""
+"""The labelled development set and the demo newsroom must not regress below today's level."""
 
 from __future__ import annotations
 
@@ -24,5 +24,17 @@ def test_dev_set_floor(analyzer, kb):
     # Floors a little under today's figures (see BENCHMARKS.md): a regression fails the suite.
     assert scores.entities.micro()[2] >= 0.98
     assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.79
-    assert type_f1 >= 0.69
-    assert stance_f1 >= 0.59
+    assert type_f1 >= 0.73
+    assert stance_f1 >= 0.60
+
+
+def test_demo_newsroom_floor(analyzer, kb):
+    """What users of the demo see: of the claims shown for the newsroom's articles, the share that
+    the newsroom's ground truth (demo/expected.yaml) lists. It was 0.15 (28 of 191) before the
+    trained claim classifier."""
+    bench = load_bench()
+    scores = bench.run(analyzer, "demo", None, {e.id: e.type.value for e in kb})
+    precision, recall, _ = scores.stances.micro()
+    assert precision >= 0.20
+    assert recall >= 0.40
+    assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.85

@@ -1,0 +1,344 @@
+"""The trained claim classifier: which claims a candidate clause makes, of which type and stance.
+
+The rule engine (nlp/claims.py) finds the candidate clauses (a claim cue occurs in them) and reads
+in each its cues, speaker, subject, object and negation: a `ClaimUnit`. This module decides:
+
+- *claim type*: a multi-label text classifier (`claim_type`, spaCy `textcat_multilabel`) gives each
+  of the seven types a probability; a type above the threshold is claimed, none above means no
+  claim (history, an explainer, a how-to-tell sentence);
+- *stance*: for each claimed type, an exclusive classifier (`stance`, spaCy `textcat`) over the
+  five stances;
+- the claim's `confidence` is P(type) × P(stance).
+
+Both are bag-of-words models (`spacy.TextCatBOW.v3`: hashed n-grams, linear, fast) over the folded
+clause with every name replaced by its role (⟨api-model⟩, ⟨open-model⟩, ⟨model⟩, ⟨org⟩, ⟨person⟩,
+⟨unknown⟩: the model learns wording, not incidents), prefixed by what the rules read (cue types,
+negation, stance words, speaker and party, the rules' own type and stance). Chinese is one token per
+character, so n-grams 1–3 are character n-grams; English is words, n-grams 1–2. One pipeline per
+language (`spacy.blank`), trained by `shellwatch train-nlp` (nlp/training.py) and shipped in
+nlp/data/models/claims/ with the hash of its training data in meta.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy
+import spacy
+from spacy.language import Language as SpacyLanguage
+from spacy.strings import get_string_id
+
+from nlp.claims import NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim
+from nlp.matching import Mention
+from shellwatch.domain import ClaimType, EntityType, Language, Stance
+
+MODEL_DIR = Path(__file__).resolve().parent / "data" / "models" / "claims"
+TYPE_PIPE = "claim_type"
+CLAIM_PIPE = "claim"
+NO_CLAIM = "none"
+MAX_CLAUSE_CHARS = 400
+WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def mention_role(mention: Mention, extractor: ClaimExtractor) -> str:
+    """What a name stands for in the clause, as the classifier sees it."""
+    if mention.type is EntityType.PERSON:
+        return "⟨person⟩"
+    if not mention.linked:
+        return "⟨unknown⟩"
+    if extractor._is_api_source(mention):
+        return "⟨api-model⟩"
+    if extractor._in(mention, extractor.lex.open_sources):
+        return "⟨open-model⟩"
+    return "⟨model⟩" if mention.type is EntityType.MODEL else "⟨org⟩"
+
+
+def text_tokens(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
+    """The clause's tokens, names replaced by their roles: characters for Chinese, words for English."""
+    sentence = unit.sentence
+    tokens: list[str] = []
+    position = 0
+    for mention in sorted(unit.mentions, key=lambda m: m.start):
+        if mention.start < position:
+            continue
+        tokens.extend(_words(sentence[position : mention.start], unit.lang))
+        tokens.append(mention_role(mention, extractor))
+        position = mention.end
+    tokens.extend(_words(sentence[position:], unit.lang))
+    return tokens
+
+
+def _words(text: str, lang: Language) -> list[str]:
+    if lang is Language.ZH:
+        return [c for c in text if not c.isspace()]
+    return WORD.findall(text)
+
+
+def unit_features(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
+    """What the rules read in the clause, as tokens."""
+    cues = unit.cues
+    features = [f"⟨cue:{h.type.value}:{h.strength}⟩" for h in cues.hits]
+    features += [f"⟨says:{s.value}⟩" for s in cues.stances]
+    if cues.negations:
+        features.append("⟨negation⟩")
+    for flag in ("history", "third_party", "analysis", "cleared", "silent"):
+        if getattr(cues, flag):
+            features.append(f"⟨{flag}⟩")
+    features.append("⟨speaker⟩" if unit.name_span is not None else "⟨no-speaker⟩")
+    features += [f"⟨rule:{f.claim.type.value}⟩" for f in unit.rule_claims]
+    features += [f"⟨rule:{f.claim.type.value}:{f.claim.stance.value}⟩" for f in unit.rule_claims]
+    if not unit.rule_claims:
+        features.append("⟨rule:none⟩")
+    return list(dict.fromkeys(features))  # a cue repeated is no stronger evidence
+
+
+def type_bucket(p: float) -> str:
+    return "low" if p < 0.2 else "some" if p < 0.5 else "likely" if p < 0.8 else "high"
+
+
+def claim_features(found: FoundClaim, unit: ClaimUnit, extractor: ClaimExtractor, p_type: float) -> list[str]:
+    """What the rules read about one candidate claim: its type, their stance, the speaker's party,
+    what kind of name the subject and the object are; crossed with the type, since a linear model
+    cannot combine them itself (套壳 of an API model is api_wrapper, of an open model llama_based)."""
+    claim = found.claim
+    t = claim.type.value
+    obj = object_kind(claim.object, extractor)
+    subject = subject_kind(found, extractor)
+    party = found.party or "none"
+    strengths = {h.strength for h in unit.cues.hits if h.type is claim.type} or {"none"}
+    features = [
+        f"⟨type:{t}⟩",
+        f"⟨rule-stance:{claim.stance.value}⟩",
+        f"⟨party:{party}⟩",
+        f"⟨subject:{subject}⟩",
+        f"⟨object:{obj}⟩",
+        f"⟨{t}|rule-stance:{claim.stance.value}⟩",
+        f"⟨{t}|object:{obj}⟩",
+        f"⟨{t}|party:{party}⟩",
+        f"⟨{t}|subject:{subject}⟩",
+        *(f"⟨{t}|cue:{strength}⟩" for strength in sorted(strengths)),
+        *(f"⟨{t}|says:{s.value}⟩" for s in unit.cues.stances),
+        f"⟨{t}|rules:{'yes' if any(f.claim.type is claim.type for f in unit.rule_claims) else 'no'}⟩",
+        f"⟨p-type:{type_bucket(p_type)}⟩",
+        f"⟨{t}|p-type:{type_bucket(p_type)}⟩",
+    ]
+    if claim.subject is None:
+        features += subject_name_features(claim.subject_name)
+    if found.negated:
+        features += ["⟨negated⟩", f"⟨{t}|negated⟩", f"⟨{t}|negated|party:{party}⟩"]
+    if found.carried_subject:
+        features += ["⟨carried⟩", f"⟨{t}|carried⟩"]
+    return features
+
+
+def subject_name_features(name: str) -> list[str]:
+    """The shape of a subject the knowledge base does not know: a product name (Orion-72B,
+    灵枢大模型, WriteGenie) or a word a name pattern caught by mistake (技术, 捷径, "Using")."""
+    shape = re.sub(
+        r"[A-Z]+", "X", re.sub(r"[a-z]+", "x", re.sub(r"\d+", "9", re.sub(r"[\u4e00-\u9fff]", "字", name)))
+    )
+    features = [f"⟨subject-shape:{shape[:8]}⟩", f"⟨subject-end:{name[-1:]}⟩", f"⟨subject-start:{name[:1]}⟩"]
+    if len(name) > 1:
+        features.append(f"⟨subject-end:{name[-2:]}⟩")
+    return features
+
+
+def object_kind(entity_id: str | None, extractor: ClaimExtractor) -> str:
+    if entity_id is None:
+        return "none"
+    developer = extractor.kb.developer_of(entity_id)
+    ids = {entity_id, developer.id if developer is not None else entity_id}
+    if ids & extractor.lex.api_sources:
+        return "api"
+    if ids & extractor.lex.open_sources:
+        return "open"
+    return "other"
+
+
+def subject_kind(found: FoundClaim, extractor: ClaimExtractor) -> str:
+    """A linked model or organisation, a source itself (Llama, GPT-4: rarely the subject), or an
+    unknown name that looks like a product (Orion-72B, 衡川法律大模型) or like a plain word (技术)."""
+    claim = found.claim
+    if claim.subject is not None:
+        if object_kind(claim.subject, extractor) in ("api", "open"):
+            return "source"
+        entity = extractor.kb.get(claim.subject)
+        return entity.type.value if entity is not None else "linked"
+    name = claim.subject_name
+    if NAMELIKE.search(name):
+        return "unknown-namelike"
+    if name.endswith(("模型", "大模型", "AI", "助手", "团队", "團隊", "公司")):
+        return "unknown-product"
+    return f"unknown-word{min(len(name), 5)}"
+
+
+@dataclass
+class LanguageModel:
+    """The two classifiers of one language. Prediction skips spaCy `Doc`s: building a `Doc` per
+    clause costs more than the classifiers themselves, so the tokens are hashed here (with a cache:
+    characters and words repeat) into the same n-gram keys spaCy's `extract_ngrams` makes, and go
+    straight to the trained linear layer."""
+
+    nlp: SpacyLanguage
+    type_labels: list[ClaimType]
+    claim_labels: list[str]  # the five stances and "none"
+    _ids: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def type_scores(self, token_lists: list[list[str]]) -> list[dict[ClaimType, float]]:
+        scores = self._predict(TYPE_PIPE, token_lists)
+        return [dict(zip(self.type_labels, map(float, row), strict=True)) for row in scores]
+
+    def claim_scores(self, token_lists: list[list[str]]) -> list[dict[str, float]]:
+        scores = self._predict(CLAIM_PIPE, token_lists)
+        return [dict(zip(self.claim_labels, map(float, row), strict=True)) for row in scores]
+
+    def _predict(self, pipe: str, token_lists: list[list[str]]):  # noqa: ANN202 - a numpy array
+        # TextCatBOW: with_cpu(extract_ngrams >> sparse_linear) >> with_cpu(activation). The linear
+        # layer sums weight × count per key, so repeated keys need no counting (numpy.unique).
+        model = self.nlp.get_pipe(pipe).model
+        extract, linear = model.layers[0].layers[0].layers
+        ids = self._ids
+        orths: list[int] = []
+        rows: list[int] = []
+        for row, tokens in enumerate(token_lists):
+            for token in tokens or ("⟨empty⟩",):
+                orth = ids.get(token)
+                if orth is None:
+                    orth = ids[token] = get_string_id(token)
+                orths.append(orth)
+                rows.append(row)
+        unigrams = numpy.asarray(orths, dtype="uint64")
+        row_of = numpy.asarray(rows, dtype="int32")
+        keys, key_rows = [unigrams], [row_of]
+        for n in range(2, extract.attrs["ngram_size"] + 1):
+            grams = extract.ops.ngrams(n, unigrams)
+            inside = row_of[: len(grams)] == row_of[n - 1 :]  # no n-gram across two clauses
+            keys.append(grams[inside])
+            key_rows.append(row_of[: len(grams)][inside])
+        key_rows_all = numpy.concatenate(key_rows)
+        order = numpy.argsort(key_rows_all, kind="stable")
+        features = (
+            numpy.concatenate(keys)[order],
+            numpy.ones(len(order), dtype="f"),
+            numpy.bincount(key_rows_all, minlength=len(token_lists)).astype("int32"),
+        )
+        return model.layers[1].predict(linear.predict(features))
+
+
+class ClaimClassifier:
+    """The trained type and stance classifiers of both languages, and the decision over units."""
+
+    def __init__(
+        self, models: dict[Language, LanguageModel], threshold: float, no_claim: float, meta: dict
+    ) -> None:
+        self.models = models
+        self.threshold = threshold  # a type at least this probable is a candidate claim
+        self.cue_gate = float(meta.get("cue_gate", 0.0))  # a cued type this probable is one too
+        self.no_claim = no_claim  # a candidate at least this likely to be no claim is dropped
+        self.min_confidence = float(meta.get("min_confidence", 0.0))  # nor one whose stance is this unsure
+        self.meta = meta
+
+    @classmethod
+    def load(cls, directory: Path = MODEL_DIR) -> ClaimClassifier:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        models = {}
+        for language in Language:
+            nlp = spacy.load(directory / language.value)
+            models[language] = LanguageModel(
+                nlp=nlp,
+                type_labels=[ClaimType(label) for label in nlp.get_pipe(TYPE_PIPE).labels],
+                claim_labels=list(nlp.get_pipe(CLAIM_PIPE).labels),
+            )
+        return cls(models, float(meta["threshold"]), float(meta["no_claim"]), meta)
+
+    def decide(self, units: list[ClaimUnit], extractor: ClaimExtractor) -> list[list[FoundClaim]]:
+        """The claims of each unit (in order), all units classified in one batch per language."""
+        type_scores: list[dict[ClaimType, float]] = [{} for _ in units]
+        tokens = [unit_tokens(unit, extractor) for unit in units]
+        for language, model in self.models.items():
+            indexes = [i for i, unit in enumerate(units) if unit.lang is language]
+            if indexes:
+                for i, scores in zip(indexes, model.type_scores([tokens[i] for i in indexes]), strict=True):
+                    type_scores[i] = scores
+        # Candidate claims: the types the clause's cues or the type classifier suggest, each read
+        # by the rules (subject, object, speaker, their stance).
+        candidates: list[tuple[int, FoundClaim, float]] = []
+        decided: list[list[FoundClaim]] = [[] for _ in units]
+        for i, unit in enumerate(units):
+            if len(unit.sentence) > MAX_CLAUSE_CHARS:
+                # Longer than any clause the classifier learnt from (a page without full stops):
+                # the rules decide.
+                decided[i] = list(unit.rule_claims)
+                continue
+            scores = type_scores[i]
+            # The rules' own types; the other types the cues name (a generic cue names three) when
+            # the type classifier finds them likely enough; any type it finds probable.
+            ruled = {f.claim.type for f in unit.rule_claims}
+            cued = {t for t in candidate_types(unit) if scores.get(t, 0.0) >= self.cue_gate}
+            proposed = {t for t, p in scores.items() if p >= self.threshold}
+            for claim_type in sorted(ruled | cued | proposed, key=list(ClaimType).index):
+                found = extractor.unit_claim(unit, claim_type)
+                if found is not None:
+                    candidates.append((i, found, scores.get(claim_type, 0.0)))
+        for language, model in self.models.items():
+            picked = [c for c in candidates if units[c[0]].lang is language]
+            if not picked:
+                continue
+            inputs = [claim_features(found, units[i], extractor, p) + tokens[i] for i, found, p in picked]
+            for (i, found, _), scores in zip(picked, model.claim_scores(inputs), strict=True):
+                if scores.pop(NO_CLAIM) >= self.no_claim:
+                    continue
+                label, p = max(scores.items(), key=lambda item: item[1])
+                if p < self.min_confidence:
+                    continue
+                claim = found.claim.model_copy(
+                    update={"stance": Stance(label), "confidence": round(min(0.99, max(0.01, p)), 2)}
+                )
+                decided[i].append(
+                    FoundClaim(
+                        claim=claim,
+                        sentence=units[i].index,
+                        carried_subject=found.carried_subject,
+                        party=found.party,
+                        negated=found.negated,
+                    )
+                )
+        for i, claims in enumerate(decided):
+            # With a named mechanism in the clause, a self_developed claim stays only as the party's
+            # own positive statement (the labelling rule of tests/data/nlp/README.md).
+            if len({c.claim.type for c in claims}) > 1:
+                decided[i] = [
+                    c
+                    for c in claims
+                    if c.claim.type is not ClaimType.SELF_DEVELOPED or c.claim.stance is Stance.SELF_CLAIM
+                ]
+        return decided
+
+
+def candidate_types(unit: ClaimUnit) -> set[ClaimType]:
+    """The types the clause's cues name: a generic cue (套壳, "wrapper") may be any of three."""
+    types = {found.claim.type for found in unit.rule_claims}
+    for hit in unit.cues.hits:
+        if hit.strength == "generic":
+            types |= {ClaimType.SELF_DEVELOPED, ClaimType.API_WRAPPER, ClaimType.LLAMA_BASED}
+        else:
+            types.add(hit.type)
+    return types
+
+
+def unit_tokens(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
+    """The type classifier's input for a clause."""
+    return unit_features(unit, extractor) + text_tokens(unit, extractor)
+
+
+def claim_tokens(unit: ClaimUnit, found: FoundClaim, extractor: ClaimExtractor, p_type: float) -> list[str]:
+    """The claim classifier's input for one candidate claim of a clause (`p_type`: the type
+    classifier's probability of its type)."""
+    return (
+        claim_features(found, unit, extractor, p_type)
+        + unit_features(unit, extractor)
+        + text_tokens(unit, extractor)
+    )
