@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -819,9 +820,11 @@ def _ranked_matches(
     wanted = max(track, RANK_WINDOW, FACET_SAMPLE) + 1
     rows = db.execute(compiled.select_ranked_window(), [*compiled.params, wanted]).fetchall()
     total, relation = _bounded(len(rows), track)
-    window = rows[:RANK_WINDOW]
-    page = heapq.nsmallest(offset + limit, window, key=lambda r: (r[1], -r[0]))[offset:]
-    return _Matches(page, total, relation, [r[0] for r in rows[:FACET_SAMPLE]], len(rows) > FACET_SAMPLE)
+    # Best BM25 first (lowest); nsmallest is stable, so equal scores keep newest first.
+    page = [r[:2] for r in heapq.nsmallest(offset + limit, rows[:RANK_WINDOW], key=itemgetter(1))[offset:]]
+    sample = rows[:FACET_SAMPLE]
+    sample_rows = [(r[0], *r[2:]) for r in sample] if compiled.parts else None  # read with the filters
+    return _Matches(page, total, relation, [r[0] for r in sample], len(rows) > FACET_SAMPLE, sample_rows)
 
 
 def _filtered_matches(
@@ -923,8 +926,9 @@ class _Compiled:
         return f"SELECT a.rowid FROM articles a WHERE {self.where}"
 
     def select_ranked_window(self) -> str:
-        """(rowid, bm25) of the newest matches, newest first; one parameter more: how many. The FTS
-        match drives (CROSS JOIN): the planner would otherwise probe FTS5 once per filtered row."""
+        """(rowid, bm25) of the newest matches, newest first, with the rest of their filter rows
+        when the filters read them anyway; one parameter more: how many. The FTS match drives (CROSS
+        JOIN): the planner would otherwise probe FTS5 once per filtered row."""
         weights = ", ".join(str(w) for w in BM25_WEIGHTS)
         if not self.parts:
             return (
@@ -932,8 +936,9 @@ class _Compiled:
                 " WHERE article_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
             )
         return (
-            f"SELECT f.rowid, bm25(article_fts, {weights}) FROM article_fts f"
-            f" CROSS JOIN articles a ON a.rowid = f.rowid WHERE article_fts MATCH ? AND {self.where}"
+            f"SELECT f.rowid, bm25(article_fts, {weights}), a.published_at, a.claim_set, a.language, a.source"
+            f" FROM article_fts f CROSS JOIN articles a ON a.rowid = f.rowid"
+            f" WHERE article_fts MATCH ? AND {self.where}"
             " ORDER BY f.rowid DESC LIMIT ?"
         )
 
