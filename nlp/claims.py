@@ -868,10 +868,22 @@ class ClaimExtractor:
             and not any(same(m, s) for s in clause_mentions)
         ]
         options = [m for m in options if not self._in(m, self.lex.venues)] or options
+        # An epithet in quotes right before a model's name ("“最强开源模型”Reflection 70B") is no
+        # second subject.
+        options = [
+            m for m in options if m.linked or not any(n.linked and 0 <= n.start - m.end <= 1 for n in options)
+        ]
+        # The maker of a source named beside it ("阿里巴巴通义千问") is that source.
+        sources = [m for m in options if self._is_source(m)]
+        maker_of_source = [
+            m
+            for m in options
+            if m.type is EntityType.ORG and any(self.kb.same_party(m.entity_id, s.entity_id) for s in sources)
+        ]
         # Only sources named (Qwen2, GPT-4) and a product unknown to the knowledge base speaking
         # ("CantoLM團隊否認…改名自Qwen2"): the speaker's product is the subject, not the source.
         speaking = [m for m in speaker_mentions if m.type is not EntityType.PERSON and m.entity_id is None]
-        if speaking and all(self._is_source(m) for m in options):
+        if speaking and all(self._is_source(m) or m in maker_of_source for m in options):
             options = []
         if options:
             # The subject is named before the cue; a source (Llama, GPT-4, OpenAI) only when nothing
@@ -881,7 +893,7 @@ class ClaimExtractor:
             own = (
                 options
                 if hit.type is ClaimType.SELF_DEVELOPED
-                else [m for m in options if not self._is_source(m)]
+                else [m for m in options if not self._is_source(m) and m not in maker_of_source]
             )
             chosen = own[0] if own else options[0]
             pool = options

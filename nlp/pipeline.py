@@ -392,6 +392,9 @@ class Analyzer:
 
 LEDE_SENTENCES = 2  # the title (prepended to the text) and the first sentence
 SHORT_TEXT = 6  # sentences: a text this short is all lede
+# Most sentences of a long article are background: a claim there needs this much confidence
+# (the classifier's probability; chosen on the demo newsroom, bench/nlp_quality.py --split demo).
+LONG_TEXT_MIN_CONFIDENCE = 0.25
 
 
 def salient_claims(
@@ -402,9 +405,10 @@ def salient_claims(
     kb: KnowledgeBase,
 ) -> list[FoundClaim]:
     """The claims about what an article is about: in a long article, a claim's subject (or its
-    party: 01.AI for Yi-34B) must be named in the title or the first sentence. Background sentences
-    (another company's old controversy, the source model, a word a name pattern caught by mistake)
-    then open no incident. Texts of up to SHORT_TEXT sentences keep all their claims."""
+    party: 01.AI for Yi-34B) must be named in the title or the first sentence, and the claim be
+    at least LONG_TEXT_MIN_CONFIDENCE likely. Background sentences (another company's old
+    controversy, the source model, a word a name pattern caught by mistake) then open no
+    incident. Texts of up to SHORT_TEXT sentences keep all their claims."""
     if len(sentences) <= SHORT_TEXT or not found:
         return found
     lede_end = sentences[LEDE_SENTENCES - 1][1]
@@ -412,6 +416,8 @@ def salient_claims(
     parties = {m.entity_id for m in mentions if m.start < lede_end and m.entity_id is not None}
 
     def salient(claim: Claim) -> bool:
+        if claim.confidence < LONG_TEXT_MIN_CONFIDENCE:
+            return False
         if claim.subject is None:
             return claim.subject_name in lede
         return any(kb.same_party(entity_id, claim.subject) for entity_id in parties)

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from nlp.knowledge_base import load_knowledge_base
+from shellwatch.config import PACKAGE_ROOT
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -84,10 +87,35 @@ def test_demo_articles_cover_both_languages_and_scripts(demo_run: dict) -> None:
 
 def test_demo_finds_incidents_in_both_languages(demo_run: dict) -> None:
     incidents = demo_run["incidents"]
-    assert len(incidents) >= 5
     subjects = {incident["subject"] for incident in incidents}
     assert {"yi-34b", "01-ai"} & subjects
     assert any(len(incident["article_ids"]) >= 2 for incident in incidents)
+
+
+def test_demo_incidents_are_the_newsroom_controversies(demo_run: dict) -> None:
+    """What a user checks on the incident list: each controversy the newsroom covers is there, and
+    little else. Before the trained claim classifier the demo showed 37 incidents for 8
+    controversies ("Llama accused …", "Microsoft accused of distilling …", "技术 accused …")."""
+    expected = yaml.safe_load((PACKAGE_ROOT / "demo" / "expected.yaml").read_text(encoding="utf-8"))[
+        "incidents"
+    ]
+    kb = load_knowledge_base(PACKAGE_ROOT / "nlp" / "data" / "knowledge_base.yaml")
+
+    def covers(controversy: dict, incident: dict) -> bool:
+        if controversy["subject"] is not None:
+            return kb.same_party(controversy["subject"], incident["subject"])
+        # A company the knowledge base does not know: its names share the brand (衡川智能, 衡川法律大模型).
+        names = [controversy["subject_name"], *controversy.get("aliases", [])]
+        return incident["subject"] is None and any(incident["subject_name"][:2] == name[:2] for name in names)
+
+    incidents = demo_run["incidents"]
+    missing = [c["title_en"] for c in expected.values() if not any(covers(c, i) for i in incidents)]
+    assert missing == []
+    spurious = [i["title_en"] for i in incidents if not any(covers(c, i) for c in expected.values())]
+    # Today: 7 of 16, all about a source model or its vendor named as the accused (Llama, Claude,
+    # OpenAI, ERNIE Bot); the bound keeps them fewer than the real ones.
+    assert len(spurious) <= 7, spurious
+    assert len(incidents) <= 2 * len(expected)
 
 
 def test_rerunning_the_demo_is_safe(demo_run: dict) -> None:
