@@ -270,11 +270,45 @@ def run(analyzer: Analyzer, split: str, errors: list[str] | None, kb_types: dict
     return scores
 
 
+def fit_relevance(analyzer: Analyzer, split: str = "dev") -> str:
+    """Logistic-regression weights of the relevance model (nlp/relevance.py) fitted on `split`'s
+    `relevant` labels, as the YAML lines of nlp/data/relevance.yaml."""
+    import numpy
+
+    from nlp.relevance import FEATURES
+
+    captured: list[dict[str, float]] = []
+    model = analyzer.relevance_model
+    original = model.probability
+    model.probability = lambda features: captured.append(features) or original(features)  # type: ignore[method-assign]
+    try:
+        examples = load_split(split)
+        list(analyzer.analyze_many((e["text"], e.get("title"), e["language"], None) for e in examples))
+    finally:
+        model.probability = original  # type: ignore[method-assign]
+    x = numpy.array([[f[name] for name in FEATURES] for f in captured])
+    y = numpy.array([float(e["relevant"]) for e in examples])
+    weights, bias = numpy.zeros(len(FEATURES)), 0.0
+    for _ in range(20000):  # plain gradient descent, a little L2: six features, a few hundred rows
+        p = 1 / (1 + numpy.exp(-(x @ weights + bias)))
+        weights -= 0.05 * (x.T @ (p - y) / len(y) + 0.01 * weights)
+        bias -= 0.05 * float(numpy.mean(p - y))
+    lines = [f"bias: {bias:.2f}", "weights:"] + [
+        f"  {n}: {w:.2f}" for n, w in zip(FEATURES, weights, strict=True)
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=SPLITS, action="append")
     parser.add_argument("--errors", action="store_true", help="print the dev examples with mistakes")
     parser.add_argument("--json", action="store_true", help="print the headline numbers as JSON")
+    parser.add_argument(
+        "--fit-relevance",
+        action="store_true",
+        help="print relevance weights fitted on dev (nlp/data/relevance.yaml)",
+    )
     parser.add_argument(
         "--rules", action="store_true", help="the claim rules alone, without the trained claim classifier"
     )
@@ -285,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     kb = load_knowledge_base(ROOT / "nlp" / "data" / "knowledge_base.yaml")
     kb_types = {e.id: e.type.value for e in kb}
     analyzer = Analyzer(kb, classifier=None) if args.rules else Analyzer(kb)
+    if args.fit_relevance:
+        print(fit_relevance(analyzer))
+        return 0
     type_classes = [t.value for t in ClaimType]
     stance_classes = [s.value for s in Stance]
     summary = {}

@@ -31,13 +31,16 @@ import spacy
 from spacy.language import Language as SpacyLanguage
 from spacy.strings import get_string_id
 
-from nlp.claims import NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim
+from nlp.claims import CJK, NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim
 from nlp.matching import Mention
 from shellwatch.domain import ClaimType, EntityType, Language, Stance
 
 MODEL_DIR = Path(__file__).resolve().parent / "data" / "models" / "claims"
 TYPE_PIPE = "claim_type"
 CLAIM_PIPE = "claim"
+RELEVANCE_PIPE = "relevance"
+RELEVANCE_LABELS = ["relevant", "irrelevant"]
+LEDE_CHARS = 200
 NO_CLAIM = "none"
 MAX_CLAUSE_CHARS = 400
 WORD = re.compile(r"\w+|[^\w\s]")
@@ -68,6 +71,29 @@ def text_tokens(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
         tokens.append(mention_role(mention, extractor))
         position = mention.end
     tokens.extend(_words(sentence[position:], unit.lang))
+    return tokens
+
+
+def lede_tokens(
+    folded: str, sentences: list[tuple[int, int]], mentions: list[Mention], extractor: ClaimExtractor
+) -> list[str]:
+    """The relevance classifier's input: the document's first sentence (its title, when it has
+    one), at most LEDE_CHARS characters, folded, names replaced by their roles. One sentence, as
+    long as a training example: a bag of words over a whole article would count far more words
+    than any example had."""
+    end = min(sentences[0][1] if sentences else len(folded), LEDE_CHARS)
+    lang = Language.ZH if CJK.search(folded[:end]) else Language.EN
+    tokens: list[str] = []
+    position = 0
+    for mention in mentions:
+        if mention.start >= end:
+            break
+        if mention.start < position:
+            continue
+        tokens.extend(_words(folded[position : mention.start], lang))
+        tokens.append(mention_role(mention, extractor))
+        position = mention.end
+    tokens.extend(_words(folded[position:end], lang))
     return tokens
 
 
@@ -190,6 +216,13 @@ class LanguageModel:
     def type_scores(self, token_lists: list[list[str]]) -> list[dict[ClaimType, float]]:
         scores = self._predict(TYPE_PIPE, token_lists)
         return [dict(zip(self.type_labels, map(float, row), strict=True)) for row in scores]
+
+    def relevance_scores(self, token_lists: list[list[str]]) -> list[float]:
+        """P(relevant) of each document's lede."""
+        if not self.nlp.has_pipe(RELEVANCE_PIPE):
+            return [0.5] * len(token_lists)
+        index = list(self.nlp.get_pipe(RELEVANCE_PIPE).labels).index("relevant")
+        return [float(row[index]) for row in self._predict(RELEVANCE_PIPE, token_lists)]
 
     def claim_scores(self, token_lists: list[list[str]]) -> list[dict[str, float]]:
         scores = self._predict(CLAIM_PIPE, token_lists)

@@ -33,7 +33,7 @@ from spacy.util import minibatch
 from spacy.vocab import Vocab
 
 from nlp.claims import ClaimExtractor, ClaimLexicon, ClaimUnit, FoundClaim, load_claim_lexicon, merge_claims
-from nlp.classifier import ClaimClassifier
+from nlp.classifier import ClaimClassifier, lede_tokens
 from nlp.dates import event_dates
 from nlp.knowledge_base import KnowledgeBase, load_knowledge_base, name_key
 from nlp.matching import Mention, NameMatcher, ProductNameFinder, UnknownModelFinder
@@ -51,6 +51,7 @@ for _name in (
     "sw_candidates",
     "sw_claims",
     "sw_units",
+    "sw_relevance",
 ):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
@@ -179,6 +180,13 @@ class ClaimComponent:
 
     def _decide(self, docs: list[Doc]) -> None:
         assert self.classifier is not None and self.extractor is not None
+        model = self.classifier.models[self.language]
+        ledes = [
+            lede_tokens(doc._.sw_folded, doc._.sw_sentences, doc._.sw_mentions or [], self.extractor)
+            for doc in docs
+        ]
+        for doc, p in zip(docs, model.relevance_scores(ledes), strict=True):
+            doc._.sw_relevance = p
         units = [unit for doc in docs for unit in doc._.sw_units]
         if not units:
             return
@@ -372,7 +380,7 @@ class Analyzer:
                     )
                 )
         linked = sum(1 for e in entities if e.linked)
-        features = self.relevance_model.features(doc._.sw_folded or "", claims, linked)
+        features = self.relevance_model.features(doc._.sw_folded or "", claims, linked, doc._.sw_relevance)
         probability = 0.0 if item.binary else self.relevance_model.probability(features)
         notes = list(item.notes)
         if not item.text:

@@ -1,8 +1,9 @@
 """Article relevance: the probability that an article is about a wrapper controversy.
 
 A small logistic model over counts the extractor already has (claims, allegations, topic cues,
-linked entities); its weights are data (nlp/data/relevance.yaml), fitted on the development set
-by `bench/nlp_quality.py --fit-relevance` and checked on the held-apart split.
+linked entities) and the trained classifier's probability that the first sentence (the title) is
+about provenance (nlp/classifier.py); its weights are data (nlp/data/relevance.yaml), fitted on the
+development set by `bench/nlp_quality.py --fit-relevance` and checked on the held-apart split.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from nlp.claims import CueSet
 from shellwatch.domain import Claim, Stance
 
 RELEVANCE_FILE = Path(__file__).resolve().parent / "data" / "relevance.yaml"
-FEATURES = ("claims", "allegations", "topic", "confident", "entities")
+FEATURES = ("claims", "allegations", "topic", "confident", "entities", "text")
 
 
 @dataclass
@@ -40,7 +41,11 @@ class RelevanceModel:
             topic=CueSet([("topic", p) for p in data["topic"]], source=str(path)),
         )
 
-    def features(self, folded: str, claims: list[Claim], linked_entities: int) -> dict[str, float]:
+    def features(
+        self, folded: str, claims: list[Claim], linked_entities: int, text: float | None = None
+    ) -> dict[str, float]:
+        """`text`: the trained classifier's probability that the title and lede are about
+        provenance (nlp/classifier.py); 0.5, no opinion, without a classifier."""
         reported = claims
         topic_hits = min(len(self.topic.finditer(folded)), 6)
         return {
@@ -49,6 +54,7 @@ class RelevanceModel:
             "topic": float(topic_hits),
             "confident": 1.0 if any(c.confidence >= 0.7 for c in reported) else 0.0,
             "entities": float(min(linked_entities, 5)),
+            "text": 0.5 if text is None else text,
         }
 
     def probability(self, features: dict[str, float]) -> float:

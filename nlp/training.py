@@ -41,11 +41,14 @@ from nlp.classifier import (
     CLAIM_PIPE,
     MODEL_DIR,
     NO_CLAIM,
+    RELEVANCE_LABELS,
+    RELEVANCE_PIPE,
     TYPE_PIPE,
     ClaimClassifier,
     LanguageModel,
     candidate_types,
     claim_tokens,
+    lede_tokens,
     unit_tokens,
 )
 from nlp.knowledge_base import KnowledgeBase, name_key
@@ -100,6 +103,7 @@ class Unit:
 @dataclass
 class TrainingSet:
     units: list[Unit]
+    relevance_docs: dict[Language, list[tuple[list[str], dict[str, float]]]]
     claim_docs: dict[Language, list[tuple[list[str], dict[str, float]]]] = field(default_factory=dict)
     aligned: int = 0
     unreachable: int = 0
@@ -138,11 +142,15 @@ def _fit(gold: dict, unit: ClaimUnit) -> int:
     return score
 
 
-def training_units(examples: list[dict], pipelines: dict) -> TrainingSet:
+def training_units(examples: list[dict], pipelines: dict, extractor: ClaimExtractor) -> TrainingSet:
     """The candidate clauses of the labelled examples, each with the gold claims that fit it best."""
-    result = TrainingSet(units=[])
+    result = TrainingSet(units=[], relevance_docs={language: [] for language in Language})
     for number, example in enumerate(examples):
-        doc = pipelines[Language(example["language"])](example["text"])
+        language = Language(example["language"])
+        doc = pipelines[language](example["text"])
+        tokens = lede_tokens(doc._.sw_folded, doc._.sw_sentences, doc._.sw_mentions or [], extractor)
+        cats = {"relevant": float(example["relevant"]), "irrelevant": float(not example["relevant"])}
+        result.relevance_docs[language].append((tokens, cats))
         units: list[ClaimUnit] = doc._.sw_units
         if not units:
             result.unreachable += len(example["claims"])
@@ -207,7 +215,7 @@ def train(
     settings = settings or Settings()
     analyzer = Analyzer(kb, classifier=None)
     extractor = analyzer.resources.claims
-    data = training_units(examples, analyzer.pipelines)
+    data = training_units(examples, analyzer.pipelines, extractor)
     type_scores: list[dict[ClaimType, float]] = [{} for _ in data.units]
     for language in Language:
         for fold in range(FOLDS):
@@ -223,6 +231,16 @@ def train(
         nlp = _type_model(language, data.type_docs(language, extractor), settings)
         _train_pipe(
             nlp, "textcat", CLAIM_PIPE, CLAIM_LABELS, True, data.claim_docs[language], language, settings
+        )
+        _train_pipe(
+            nlp,
+            "textcat",
+            RELEVANCE_PIPE,
+            RELEVANCE_LABELS,
+            True,
+            data.relevance_docs[language],
+            language,
+            settings,
         )
         models[language] = LanguageModel(
             nlp=nlp,

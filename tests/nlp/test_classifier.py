@@ -119,3 +119,22 @@ def test_training_is_deterministic(kb):
             first.models[language].nlp.get_pipe(TYPE_PIPE).model.to_bytes()
             == second.models[language].nlp.get_pipe(TYPE_PIPE).model.to_bytes()
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "relevant"),
+    [
+        ("OpenAI发布视频生成模型Sora，可生成长达一分钟的高清视频。", False),
+        ("Mistral AI releases Mixtral 8x7B and raises €385 million in new funding.", False),
+        ("号称完全自研的某法律大模型被开发者扒出系统提示词。", True),
+        ("Is Orion-13B just Llama 2 in disguise?", True),
+    ],
+)
+def test_first_sentence_relevance(analyzer, text, relevant):
+    doc = analyzer.pipelines[model_language(text)](text)
+    assert (doc._.sw_relevance >= 0.5) is relevant
+    assert analyzer.analyze(text).relevant is relevant
+
+
+def model_language(text: str) -> Language:
+    return Language.ZH if any("\u4e00" <= c <= "\u9fff" for c in text) else Language.EN
