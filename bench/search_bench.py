@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import sqlite3
@@ -29,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nlp.knowledge_base import load_knowledge_base  # noqa: E402
-from search.backends.sqlite import SqliteStore  # noqa: E402
+from search.backends.sqlite import SCHEMA_VERSION, SqliteStore  # noqa: E402
 from shellwatch.config import PACKAGE_ROOT  # noqa: E402
 from shellwatch.domain import (  # noqa: E402
     AnalysedArticle,
@@ -146,8 +147,13 @@ def main() -> None:
     kb = load_knowledge_base(PACKAGE_ROOT / "nlp" / "data" / "knowledge_base.yaml")
     rng = random.Random(20231115)
     corpus = Corpus(kb, rng)
-    figures: dict[str, object] = {"articles": args.articles, "machine": machine()}
+    figures: dict[str, object] = {"articles": args.articles, "machine": machine(), "load_before": load()}
+    version = schema_version(path)
+    opened = time.perf_counter()
     with SqliteStore(path, kb=kb) as store:
+        if version and version < SCHEMA_VERSION:  # a corpus built by an older ShellWatch: migrated
+            figures["migrated_from_version"] = version
+            figures["migration_seconds"] = round(time.perf_counter() - opened, 1)
         if args.measure_only:
             figures["articles"] = store.count_articles()
         else:
@@ -161,6 +167,7 @@ def main() -> None:
             1,
         )
         figures["size_bytes_per_article"] = round(figures["size_mb"] * 1e6 / figures["articles"])  # type: ignore[operator]
+        figures["size_mb_by_table"] = size_by_table(store)
         rng = random.Random(7)  # the same queries whether or not this run built the corpus
         queries = QuerySet(corpus, rng)
         figures["latency_ms"] = {
@@ -180,6 +187,7 @@ def main() -> None:
             "timeline": measure(baseline.timeline, queries.entities, args.baseline_samples, rng, warm=1),
         }
         baseline.close()
+    figures["load_after"] = load()
     print(json.dumps(figures, ensure_ascii=False, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -425,8 +433,30 @@ def timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def schema_version(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def size_by_table(store: SqliteStore) -> dict[str, float]:
+    """MB per table and index (FTS5 shadow tables summed under article_fts), largest first."""
+    sizes: dict[str, float] = defaultdict(float)
+    for name, size in store._db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+        sizes["article_fts" if name.startswith("article_fts") else name] += size / 1e6
+    return {name: round(mb, 1) for name, mb in sorted(sizes.items(), key=lambda kv: -kv[1]) if mb >= 1}
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def machine() -> str:
-    return f"{platform.machine()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
+        f" SQLite {sqlite3.sqlite_version}"
+    )
 
 
 if __name__ == "__main__":
