@@ -839,14 +839,17 @@ def _filtered_matches(
     rows = db.execute(sql, [*params, track + 1]).fetchall()
     total, relation = _bounded(len(rows), track)
     sample_size = FACET_SAMPLE if facets else 0
+    every_match = relation == "eq"  # `rows` holds every match
     if relation == "gte" and (driver is not None or offset + limit > len(rows)):
         sql, params = compiled.select_driven(None)
-        rows = db.execute(sql, [*params, max(offset + limit, sample_size)]).fetchall()
+        wanted = max(offset + limit, sample_size)
+        rows = db.execute(sql, [*params, wanted]).fetchall()
+        every_match = len(rows) < wanted
     elif driver is not None:
         rows.sort(key=lambda r: (r[1], r[0]), reverse=True)
     page = [(row[0], 0.0) for row in rows[offset : offset + limit]]
     sample = rows[:sample_size]
-    sampled = relation == "gte" or len(rows) > sample_size
+    sampled = not every_match or len(rows) > sample_size
     return _Matches(page, total, relation, [row[0] for row in sample], sampled, sample)
 
 

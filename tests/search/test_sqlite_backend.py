@@ -399,3 +399,22 @@ def test_keyed_percolation_matches_what_checking_every_subscription_matches(tmp_
             assert set(matched) == found and matched == sorted(matched)
             checked += len(found)
         assert checked > 100  # the comparison covered many matches, not only empty ones
+
+
+def test_facets_say_when_they_count_a_sample(tmp_path: Path, kb, monkeypatch) -> None:
+    from search.backends import sqlite as backend
+
+    with SqliteStore(tmp_path / "store.sqlite3", kb=kb) as store:
+        for day in range(10, 15):
+            claims = [make_claim("yi-34b")]
+            store.upsert_article(
+                make_article(f"story {day}", "llama", published=f"2023-11-{day}", claims=claims)
+            )
+        bounded = store.search("lang:en", track_total_hits=1)  # the total stops at 1, facets do not
+        assert (bounded.total, bounded.total_relation, bounded.facet_sample) == (1, "gte", None)
+        assert {f.value: f.count for f in bounded.facets["lang"]} == {"en": 5}
+        monkeypatch.setattr(backend, "FACET_SAMPLE", 2)
+        for query in ("lang:en", "llama", "llama lang:en", "type:llama_based", ""):
+            sampled = store.search(query)
+            assert (sampled.total, sampled.facet_sample) == (5, 2), query
+            assert {f.value: f.count for f in sampled.facets["type"]} == {"llama_based": 2}, query

@@ -244,3 +244,18 @@ def test_dismissing_from_a_dissolved_incident_lands_on_the_article(
     saved = client.post("/corrections", data=form, follow_redirects=False)
     assert saved.headers["location"] == f"/articles/{corpus.xss.id}?saved=1"
     assert "No provenance claim found in this article." in client.get(saved.headers["location"]).text
+
+
+def test_a_total_that_is_a_lower_bound_is_shown_as_such(client: TestClient, monkeypatch) -> None:
+    from search.backends.sqlite import SqliteStore
+
+    counted = SqliteStore.search  # counting stops after 2 matches, as it does after 10,000
+
+    def search(self, query, **options):
+        return counted(self, query, **{**options, "track_total_hits": 2})
+
+    monkeypatch.setattr(SqliteStore, "search", search)
+    page = client.get("/", params={"q": "零一萬物", "lang": "en"}).text
+    assert "<strong>2+</strong> results" in page
+    body = client.get("/api/search", params={"q": "零一萬物"}).json()
+    assert body["total"] == 2 and body["total_relation"] == "gte" and len(body["hits"]) > 2
