@@ -114,6 +114,10 @@ def unit_features(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
         if getattr(cues, flag):
             features.append(f"⟨{flag}⟩")
     features.append("⟨speaker⟩" if unit.name_span is not None else "⟨no-speaker⟩")
+    if unit.name_span is not None:
+        # Who speaks, in their words (网友, researchers, a spokesperson, 公司官方).
+        start, end = unit.name_span
+        features += [f"⟨speaker:{w}⟩" for w in _words(unit.sentence[start:end], unit.lang)[-4:]]
     features += [f"⟨rule:{f.claim.type.value}⟩" for f in unit.rule_claims]
     features += [f"⟨rule:{f.claim.type.value}:{f.claim.stance.value}⟩" for f in unit.rule_claims]
     if not unit.rule_claims:

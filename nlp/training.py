@@ -66,13 +66,13 @@ class Settings:
     """The training hyper-parameters (recorded in meta.json), chosen on dev.jsonl: a small learning
     rate and few epochs keep the linear models from memorising the training texts' n-grams."""
 
-    epochs: int = 10
+    epochs: int = 15
     batch_size: int = 16
     dropout: float = 0.1
     learn_rate: float = 0.0005
     threshold: float = 0.5  # a type this probable is a candidate claim even without its cue
     cue_gate: float = 0.25  # a type a cue names is a candidate claim when this probable (or the rules' own)
-    no_claim: float = 0.6  # a candidate claim this likely to be no claim is dropped
+    no_claim: float = 0.7  # a candidate claim this likely to be no claim is dropped
     hash_length: int = 2**15
     ngrams: dict[str, int] = field(default_factory=lambda: {"zh": 2, "en": 2})
 
