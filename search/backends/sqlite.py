@@ -1288,12 +1288,15 @@ class _Tx:
     def _fill_claim_sets(self) -> None:
         """Give every article its claim set, from the claims table (one pass in article order)."""
         sizes: Counter[int] = Counter()
-        assignments = []
-        rows = self.db.execute("SELECT article, type, stance, depth FROM claims ORDER BY article").fetchall()
-        for article, claims in itertools.groupby(rows, key=lambda r: r[0]):
+        assignments: list[tuple[int, int]] = []
+        rows = self.db.execute("SELECT article, type, stance, depth FROM claims ORDER BY article")
+        for article, claims in itertools.groupby(rows, key=itemgetter(0)):
             claim_set = _claim_set_id(self.db, [c[1:] for c in claims])
             sizes[claim_set] += 1
             assignments.append((claim_set, article))
+            if len(assignments) == 10_000:  # bounded memory, however large the store
+                self.db.executemany("UPDATE articles SET claim_set = ? WHERE rowid = ?", assignments)
+                assignments = []
         self.db.executemany("UPDATE articles SET claim_set = ? WHERE rowid = ?", assignments)
         self.db.executemany(
             "UPDATE claim_sets SET articles = ? WHERE id = ?", [(n, i) for i, n in sizes.items()]
