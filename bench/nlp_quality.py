@@ -1,21 +1,23 @@
 """Quality of the NLP stage on the labelled sets: per-class precision, recall and F1.
 
-    .venv/bin/python bench/nlp_quality.py                 # dev and heldout tables (Markdown)
+    .venv/bin/python bench/nlp_quality.py                 # dev, heldout and demo tables (Markdown)
     .venv/bin/python bench/nlp_quality.py --split dev --errors   # what dev gets wrong (for tuning)
     .venv/bin/python bench/nlp_quality.py --split demo          # the offline demo newsroom
     .venv/bin/python bench/nlp_quality.py --rules               # the claim rules alone (no classifier)
+    .venv/bin/python bench/nlp_quality.py --fit-relevance       # relevance weights fitted on dev
 
 Reads tests/data/nlp/{dev,heldout}.jsonl (format in tests/data/nlp/README.md) and, for the `demo`
 split, the pages of the offline demo newsroom (demo/newsroom/, decoded and extracted as the crawler
 does) scored against demo/expected.yaml (claims without object or speaker there, so only subject,
 type and stance are scored; a subject outside the knowledge base matches the incident's names).
 
-Scoring follows tests/data/nlp/README.md: a predicted claim matches a gold claim of the same example on (subject, type, stance),
-the subject being the entity id, or, when the gold subject is not in the knowledge base, the
+Scoring follows tests/data/nlp/README.md: a predicted claim matches a gold claim of the same
+example on (subject, type, stance), the subject being the entity id, or, when the gold subject is not in the knowledge base, the
 folded name (one name containing the other counts, "星河-34B" vs "星河-34B模型"). Claim *type*
 is scored on (subject, type) matches, *stance* on (subject, type, stance) matches, per class;
-entities per entity type on the id sets of each example; relevance on `relevant`. The held-apart
-split is reported, never tuned on (`--errors` refuses it).
+entities per entity type on the id sets of each example; relevance on `relevant`; "claims output"
+counts every claim shown (correct: matches a gold claim on subject, type and stance). The
+held-apart split is reported, never tuned on (`--errors` refuses it).
 """
 
 from __future__ import annotations

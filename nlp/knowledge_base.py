@@ -50,6 +50,7 @@ class KnowledgeBase:
                 raise KnowledgeBaseError(
                     f"entity {entity.id!r}: developer {entity.developer!r} is not in the knowledge base"
                 )
+        self._parties: dict[str, str] = {}  # entity id → top organisation, filled as asked
         self._by_key: dict[str, str] = {}
         self.ambiguous: dict[str, list[str]] = {}
         # Canonical names and ids first, so an alias never takes a name another entity is called by.
@@ -117,6 +118,12 @@ class KnowledgeBase:
 
     def _party(self, entity_id: str) -> str:
         """The top organisation: a model's developer's parent (qwen → alibaba-cloud → alibaba)."""
+        party = self._parties.get(entity_id)
+        if party is None:
+            party = self._parties[entity_id] = self._walk_to_party(entity_id)
+        return party
+
+    def _walk_to_party(self, entity_id: str) -> str:
         seen = {entity_id}
         entity = self._by_id.get(entity_id)
         while entity is not None and entity.developer is not None and entity.developer not in seen:
