@@ -238,17 +238,19 @@ class LanguageModel:
         model = self.nlp.get_pipe(pipe).model
         extract, linear = model.layers[0].layers[0].layers
         ids = self._ids
+        known = ids.get
         orths: list[int] = []
-        rows: list[int] = []
-        for row, tokens in enumerate(token_lists):
-            for token in tokens or ("⟨empty⟩",):
-                orth = ids.get(token)
+        lengths: list[int] = []
+        for tokens in token_lists:
+            tokens = tokens or ["⟨empty⟩"]
+            lengths.append(len(tokens))
+            for token in tokens:
+                orth = known(token)
                 if orth is None:
                     orth = ids[token] = get_string_id(token)
                 orths.append(orth)
-                rows.append(row)
         unigrams = numpy.asarray(orths, dtype="uint64")
-        row_of = numpy.asarray(rows, dtype="int32")
+        row_of = numpy.repeat(numpy.arange(len(token_lists), dtype="int32"), lengths)
         keys, key_rows = [unigrams], [row_of]
         for n in range(2, extract.attrs["ngram_size"] + 1):
             grams = extract.ops.ngrams(n, unigrams)
