@@ -1,9 +1,10 @@
 """The multi-service store: Elasticsearch 9 through the official client.
 
 Indices (all named `<prefix>-…`, ELASTICSEARCH_INDEX_PREFIX):
-  articles       behind a read alias `<prefix>-articles` and a write alias `<prefix>-articles-write`;
-                 concrete indices `<prefix>-articles-<ns>` come from an index template, so
-                 `reindex()` builds a fresh one and swaps both aliases in one atomic call
+  articles       behind a read alias `<prefix>-articles` and a write alias `<prefix>-articles-write`
+                 (`is_write_index`); concrete indices come from an index template: the first one,
+                 `<prefix>-articles-000001`, has a fixed name so that processes starting together
+                 create it once; `reindex()` builds `<prefix>-articles-<ns>` and swaps the aliases
   incidents, alerts, deliveries, dead-letters   plain indices
   subscriptions  a percolator index: each subscription's query, compiled from the search syntax
 
@@ -79,6 +80,7 @@ FACET_SIZE = 20
 PAGE = 1000
 MAX_TERMS = 60_000  # below Elasticsearch's index.max_terms_count default (65,536)
 LOCK_STALE_SECONDS = 120  # an incident lock this old belongs to a dead worker
+FIRST_INDEX_SUFFIX = "000001"  # the articles index made at first start; reindex() makes `<ns>` ones
 
 ANALYSIS = {
     "analyzer": {
@@ -198,7 +200,10 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                 priority=100,
             )
             if not self.es.indices.exists_alias(name=self.read_alias):
-                self._create(self._new_articles_index(), aliases={self.read_alias: {}, self.write_alias: {}})
+                # A fixed name: processes starting together race to create the same index, and all
+                # but one get resource_already_exists (two timestamped indices behind the aliases
+                # would leave no write index, failing every write).
+                self._create(f"{self.prefix}-articles-{FIRST_INDEX_SUFFIX}", aliases=self._article_aliases())
             plain = {
                 self.incidents_index: INCIDENT_PROPERTIES,
                 self.alerts_index: {
@@ -239,6 +244,9 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
 
     def _new_articles_index(self) -> str:
         return f"{self.prefix}-articles-{time.time_ns()}"
+
+    def _article_aliases(self) -> dict[str, dict[str, Any]]:
+        return {self.read_alias: {}, self.write_alias: {"is_write_index": True}}
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -766,10 +774,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                 for index in old
                 for alias in (self.read_alias, self.write_alias)
             ]
-            actions += [
-                {"add": {"index": new, "alias": self.read_alias}},
-                {"add": {"index": new, "alias": self.write_alias}},
-            ]
+            actions += [{"add": {"index": new, "alias": a, **o}} for a, o in self._article_aliases().items()]
             with self._errors():
                 self.es.indices.update_aliases(actions=actions)
         except BaseException:

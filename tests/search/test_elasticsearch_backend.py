@@ -48,7 +48,9 @@ def test_emulator_reindex_swaps_both_aliases_to_a_new_index(emulated: Elasticsea
     assert emulated.reindex() == 3
     after = set(emulated.es.indices.get_alias(name=emulated.read_alias))
     assert after and after != before
-    assert set(emulated.es.indices.get_alias(name=emulated.write_alias)) == after
+    assert emulated.es.indices.get_alias(name=emulated.write_alias) == {
+        index: {"aliases": {emulated.write_alias: {"is_write_index": True}}} for index in after
+    }
     assert not emulated.es.indices.exists(index=",".join(before))
     assert emulated.search("零一万物").total == 3
 
@@ -75,3 +77,30 @@ def test_emulator_bulk_reports_documents_elasticsearch_rejects(emulated: Elastic
     emulated._bulk(actions, result)
     assert result.indexed == 1 and list(result.failures) == ["bad"]
     assert emulated.count_articles() == 1
+
+
+def test_emulator_processes_starting_together_share_one_articles_index(emulator_url: str, kb) -> None:
+    # Two processes that both saw "no alias" yet: each creates the first index. With a fixed name
+    # the second create is a no-op; timestamped names left two indices and no write index.
+    from search.backends.elasticsearch import get_es_client
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    stores = []
+    try:
+        for _ in range(2):
+            client = get_es_client(emulator_url)
+            client.indices.exists_alias = lambda **_: False  # type: ignore[method-assign]
+            stores.append(EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb, client=client))
+        first, second = stores
+        aliases = first.es.indices.get_alias(name=f"{prefix}-articles*")
+        assert list(aliases) == [f"{prefix}-articles-000001"]
+        assert aliases[f"{prefix}-articles-000001"]["aliases"][first.write_alias] == {"is_write_index": True}
+        article = make_article("written by the second process", "text")
+        assert second.upsert_article(article)
+        assert first.get_article(article.id) is not None
+    finally:
+        for store in stores[:1]:
+            store.drop_everything()
+        for store in stores:
+            store.close()
