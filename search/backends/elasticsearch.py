@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
@@ -209,6 +210,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                 self.alerts_index: {
                     "subscription_id": {"type": "keyword"},
                     "seq": {"type": "long"},
+                    "attempt": {"type": "keyword"},
                     "payload": UNINDEXED,
                 },
                 self.deliveries_index: {
@@ -234,6 +236,8 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                     self._create(
                         index, settings=settings, mappings={"dynamic": "strict", "properties": properties}
                     )
+                else:  # fields added since the index was made; a changed field fails loudly here
+                    self.es.indices.put_mapping(index=index, properties=properties)
 
     def _create(self, index: str, **body: Any) -> None:
         try:
@@ -650,17 +654,28 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         return [s for s in candidates if s.id in matched]
 
     def record_alert(self, alert: Alert) -> bool:
+        attempt = uuid.uuid4().hex
         document = {
             "subscription_id": alert.subscription_id,
             "seq": time.time_ns(),
+            "attempt": attempt,
             "payload": to_json(alert),
         }
         with self._errors():
             try:
                 self.es.create(index=self.alerts_index, id=alert.id, document=document, refresh=True)
             except ConflictError:
-                return False
+                return self._written_by(self.alerts_index, alert.id, "attempt", attempt)
         return True
+
+    def _written_by(self, index: str, doc_id: str, field: str, token: str) -> bool:
+        """Whether the document holds our token: the client retries a `create` that timed out
+        (retry_on_timeout), and when the first try had landed, the retry conflicts with our own write."""
+        try:
+            found = self.es.get(index=index, id=doc_id, source_includes=[field])
+        except NotFoundError:
+            return False
+        return found["_source"].get(field) == token
 
     def list_alerts(self, subscription_id: str | None = None, limit: int = 100) -> list[Alert]:
         query = {"term": {"subscription_id": subscription_id}} if subscription_id else {"match_all": {}}

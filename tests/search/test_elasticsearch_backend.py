@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from search.backends.base import CapabilityError, StoreUnavailable
 from search.backends.elasticsearch import ElasticsearchStore
 from search.results import BulkResult
-from tests.search.conftest import make_article
+from shellwatch.domain import Alert, alert_id
+from tests.search.conftest import make_article, make_claim
 from tests.support.servers import free_port
 
 
@@ -104,3 +106,52 @@ def test_emulator_processes_starting_together_share_one_articles_index(emulator_
             store.drop_everything()
         for store in stores:
             store.close()
+
+
+def make_alert() -> Alert:
+    claim = make_claim("yi-34b")
+    return Alert(
+        id=alert_id("s1", claim),
+        subscription_id="s1",
+        incident_id=None,
+        article_id="a1",
+        claim=claim,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def _create_retried_after_timeout(store: ElasticsearchStore) -> None:
+    """What the transport does with retry_on_timeout: the first `create` landed but its answer
+    timed out, so the same request is sent again and answers 409."""
+    create = store.es.create
+
+    def twice(**kwargs):
+        create(**kwargs)
+        return create(**kwargs)
+
+    store.es.create = twice  # type: ignore[method-assign]
+
+
+def test_emulator_record_alert_survives_a_retried_create(emulated: ElasticsearchStore) -> None:
+    alert = make_alert()
+    _create_retried_after_timeout(emulated)
+    assert emulated.record_alert(alert) is True
+    assert emulated.record_alert(alert) is False
+    assert [a.id for a in emulated.list_alerts()] == [alert.id]
+
+
+def test_emulator_start_adds_new_fields_to_existing_indices(emulator_url: str, kb) -> None:
+    # An alerts index made by an earlier version (no `attempt` field, strict mapping) must take the
+    # new field at start, or every record_alert fails with strict_dynamic_mapping_exception.
+    from search.backends.elasticsearch import UNINDEXED, get_es_client
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    old = {"subscription_id": {"type": "keyword"}, "seq": {"type": "long"}, "payload": UNINDEXED}
+    with get_es_client(emulator_url) as client:
+        client.indices.create(index=f"{prefix}-alerts", mappings={"dynamic": "strict", "properties": old})
+    with EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb) as store:
+        try:
+            assert store.record_alert(make_alert()) is True
+        finally:
+            store.drop_everything()
