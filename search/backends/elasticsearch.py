@@ -10,7 +10,8 @@ Indices (all named `<prefix>-…`, ELASTICSEARCH_INDEX_PREFIX):
 
 Text: the same folding as the embedded store (search/text.py: NFKC, lower case, traditional →
 simplified) before indexing, then a built-in analyser (standard tokenizer, cjk_width, lowercase,
-cjk_bigram, porter_stem): Chinese as bigrams, English stemmed, no plugins. Highlights are cut in
+asciifolding, possessive_english, cjk_bigram, porter_stem): Chinese as bigrams, English stemmed
+without possessives, no plugins; an analyser change bumps SCHEMA_VERSION and needs `reindex()`. Highlights are cut in
 Python by the shared Highlighter so both backends mark the same words.
 
 Consistency: single-document writes use `refresh=true` so the pipeline (and the next article's
@@ -83,12 +84,26 @@ MAX_TERMS = 60_000  # below Elasticsearch's index.max_terms_count default (65,53
 LOCK_STALE_SECONDS = 120  # an incident lock this old belongs to a dead worker
 FIRST_INDEX_SUFFIX = "000001"  # the articles index made at first start; reindex() makes `<ns>` ones
 
+# Bump when ANALYSIS or ARTICLE_PROPERTIES change. New indices (the template, reindex) carry it in
+# their mapping's _meta; start-up warns while the live index is older, until `shellwatch reindex`.
+SCHEMA_VERSION = 2  # 2: possessive_english + asciifolding
 ANALYSIS = {
+    # The standard tokenizer keeps "OpenAI's" (and "OpenAI’s") whole, and Porter leaves "openai'":
+    # asciifolding turns ’ into ' (and folds diacritics, as SQLite's remove_diacritics does), then
+    # possessive_english drops the trailing 's, so the word indexes as "openai" as in SQLite.
+    "filter": {"possessive_english": {"type": "stemmer", "language": "possessive_english"}},
     "analyzer": {
         "shellwatch_text": {
             "type": "custom",
             "tokenizer": "standard",
-            "filter": ["cjk_width", "lowercase", "cjk_bigram", "porter_stem"],
+            "filter": [
+                "cjk_width",
+                "lowercase",
+                "asciifolding",
+                "possessive_english",
+                "cjk_bigram",
+                "porter_stem",
+            ],
         }
     },
     "normalizer": {"lower": {"type": "custom", "filter": ["lowercase"]}},
@@ -163,6 +178,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         try:
             self._probe_version()
             self._ensure_indices()
+            self._warn_if_schema_is_old()
         except BaseException:
             self.close()
             raise
@@ -196,9 +212,14 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                 index_patterns=[f"{self.prefix}-articles-*"],
                 template={
                     "settings": settings,
-                    "mappings": {"dynamic": "strict", "properties": ARTICLE_PROPERTIES},
+                    "mappings": {
+                        "dynamic": "strict",
+                        "_meta": {"schema_version": SCHEMA_VERSION},
+                        "properties": ARTICLE_PROPERTIES,
+                    },
                 },
                 priority=100,
+                version=SCHEMA_VERSION,
             )
             if not self.es.indices.exists_alias(name=self.read_alias):
                 # A fixed name: processes starting together race to create the same index, and all
@@ -238,6 +259,24 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                     )
                 else:  # fields added since the index was made; a changed field fails loudly here
                     self.es.indices.put_mapping(index=index, properties=properties)
+
+    def _warn_if_schema_is_old(self) -> None:
+        """Analysis settings of an open index cannot change: a new analyser or mapping reaches the
+        live indices only through `reindex()`; until then, say so at every start."""
+        with self._errors():
+            mappings = self.es.indices.get_mapping(index=self.read_alias)
+        old = sorted(
+            index
+            for index, body in mappings.items()
+            if body["mappings"].get("_meta", {}).get("schema_version", 1) < SCHEMA_VERSION
+        )
+        if old:
+            log.warning(
+                "event=reindex-needed indices=%s schema_version=%d: built by an older ShellWatch "
+                "(analyser or mapping); run `shellwatch reindex`",
+                ",".join(old),
+                SCHEMA_VERSION,
+            )
 
     def _create(self, index: str, **body: Any) -> None:
         try:

@@ -155,3 +155,44 @@ def test_emulator_start_adds_new_fields_to_existing_indices(emulator_url: str, k
             assert store.record_alert(make_alert()) is True
         finally:
             store.drop_everything()
+
+
+def test_emulator_reindex_brings_an_old_index_to_the_current_analyser(
+    emulator_url: str, kb, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A cluster set up before possessive_english: the live index keeps its analyser (settings of
+    # an open index cannot change), start-up says to reindex, and reindex() applies the new one.
+    from search.backends.elasticsearch import ARTICLE_PROPERTIES, get_es_client
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    old_analysis = {
+        "analyzer": {
+            "shellwatch_text": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["cjk_width", "lowercase", "cjk_bigram", "porter_stem"],
+            }
+        },
+        "normalizer": {"lower": {"type": "custom", "filter": ["lowercase"]}},
+    }
+    with get_es_client(emulator_url) as client:
+        client.indices.create(
+            index=f"{prefix}-articles-1",
+            settings={"analysis": old_analysis},
+            mappings={"dynamic": "strict", "properties": ARTICLE_PROPERTIES},
+            aliases={f"{prefix}-articles": {}, f"{prefix}-articles-write": {}},
+        )
+    with EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb) as store:
+        try:
+            assert f"event=reindex-needed indices={prefix}-articles-1 " in caplog.text
+            article = make_article("OpenAI's new model", "text")
+            store.upsert_article(article)
+            assert store.search("openai").total == 0
+            assert store.reindex() == 1
+            assert [a.id for a in (h.article for h in store.search("openai").hits)] == [article.id]
+            caplog.clear()
+            with EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb):
+                assert "reindex-needed" not in caplog.text
+        finally:
+            store.drop_everything()

@@ -230,6 +230,18 @@ def test_english_is_stemmed_and_chinese_bigrams_match_across_scripts(store: Stor
     assert ids(store.search("張量名稱")) == {corpus["yi_zh"].id}
 
 
+def test_possessives_and_diacritics_match_the_plain_word(store: Store) -> None:
+    straight = make_article("OpenAI's new model", "text", url="https://en.example/straight")
+    curly = make_article("Zhipu says OpenAI’s claims are wrong", "text", url="https://en.example/curly")
+    accented = make_article("A wrapper made at Café Müller", "text", url="https://en.example/cafe")
+    for article in (straight, curly, accented):
+        store.upsert_article(article)
+    assert ids(store.search("openai")) == {straight.id, curly.id}
+    assert ids(store.search('"says openai"')) == {curly.id}
+    assert ids(store.search("cafe muller")) == {accented.id}
+    assert ids(store.search("Müller")) == {accented.id}
+
+
 def test_phrases_and_boolean_operators(store: Store, corpus) -> None:
     assert ids(store.search('"renamed tensors"')) == {corpus["yi_en"].id, corpus["yi_denial"].id}
     assert ids(store.search('"tensors renamed"')) == set()
