@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from elasticsearch import (
@@ -82,6 +82,7 @@ FACET_SIZE = 20
 PAGE = 1000
 MAX_TERMS = 60_000  # below Elasticsearch's index.max_terms_count default (65,536)
 LOCK_STALE_SECONDS = 120  # an incident lock this old belongs to a dead worker
+CLOCK_SKEW_SECONDS = 300  # reindex catches up with writes stamped this long before it started
 FIRST_INDEX_SUFFIX = "000001"  # the articles index made at first start; reindex() makes `<ns>` ones
 
 # Bump when ANALYSIS or ARTICLE_PROPERTIES change. New indices (the template, reindex) carry it in
@@ -325,19 +326,33 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         self._bulk(actions, result)
         return result
 
-    def _bulk(self, actions: list[dict[str, Any]], result: BulkResult, index: str | None = None) -> None:
+    def _bulk(
+        self,
+        actions: list[dict[str, Any]],
+        result: BulkResult,
+        index: str | None = None,
+        written: dict[str, tuple[int, int]] | None = None,
+        conflicts: set[str] | None = None,
+    ) -> None:
+        """Run the actions; `written` collects each written document's (seq_no, primary term),
+        `conflicts` the ids of conditional writes that lost (409), which are then not failures."""
         if not actions:
             return
         with self._errors():
             for ok, item in helpers.streaming_bulk(
                 self.es, actions, raise_on_error=False, raise_on_exception=False, chunk_size=500
             ):
-                outcome = item.get("index", {})
+                ((_, outcome),) = item.items()
+                doc_id = str(outcome.get("_id"))
                 if ok:
                     result.indexed += 1
                     result.new += outcome.get("result") == "created"
+                    if written is not None:
+                        written[doc_id] = (outcome["_seq_no"], outcome["_primary_term"])
+                elif conflicts is not None and outcome.get("status") == 409:
+                    conflicts.add(doc_id)
                 else:
-                    result.failures[str(outcome.get("_id"))] = str(outcome.get("error"))
+                    result.failures[doc_id] = str(outcome.get("error"))
             self.es.indices.refresh(index=index or self.write_alias)
 
     def get_article(self, article_id: str) -> AnalysedArticle | None:
@@ -806,40 +821,57 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
 
     # Reindex ------------------------------------------------------------------------------------
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
-        """Build a fresh articles index from the stored payloads, swap both aliases atomically, then
-        copy what was written to the old index meanwhile. A failure before the swap deletes the new
-        index and leaves the old one serving."""
+        """Build a fresh articles index from the stored payloads and swap both aliases to it in one
+        call, then catch up with what was written to the old index meanwhile. A failure before the
+        swap deletes the new index and leaves the old one serving; the old index is deleted only
+        once the catch-up has copied everything."""
         with self._errors():
             old = sorted(self.es.indices.get_alias(name=self.read_alias))
         new = self._new_articles_index()
-        started = _iso(datetime.now(UTC))
+        started = datetime.now(UTC)
         result = BulkResult()
+        written: dict[str, tuple[int, int]] = {}
         with self._errors():
             self._create(new)
         try:
-            self._copy(old, {"match_all": {}}, new, result, progress)
+            self._copy(old, {"match_all": {}}, new, result, progress, written)
             if result.failures:
                 raise StoreError(
                     f"reindex failed for {len(result.failures)} articles, e.g. "
                     f"{next(iter(result.failures.items()))}; the old index keeps serving"
                 )
+            # must_exist: a concurrent reindex that swapped first makes this one fail, rather
+            # than leave two indices behind the aliases.
             actions = [
-                {"remove": {"index": index, "alias": alias}}
+                {"remove": {"index": index, "alias": alias, "must_exist": True}}
                 for index in old
                 for alias in (self.read_alias, self.write_alias)
             ]
             actions += [{"add": {"index": new, "alias": a, **o}} for a, o in self._article_aliases().items()]
             with self._errors():
-                self.es.indices.update_aliases(actions=actions)
+                try:
+                    self.es.indices.update_aliases(actions=actions)
+                except NotFoundError as exc:
+                    raise StoreError(
+                        f"the articles aliases left {','.join(old)} during the rebuild (another "
+                        f"reindex?); {new} is dropped: {exc}"
+                    ) from exc
         except BaseException:
             with self._errors():
                 self.es.indices.delete(index=new, ignore_unavailable=True)
             raise
-        self._copy(old, {"range": {"indexed_at": {"gte": started}}}, new, BulkResult(), None)  # catch up
-        with self._errors():
-            self.es.indices.delete(index=",".join(old), ignore_unavailable=True)
+        since = _iso(started - timedelta(seconds=CLOCK_SKEW_SECONDS))
+        caught_up = self._catch_up(
+            ",".join(old),
+            {"range": {"indexed_at": {"gte": since}}},
+            [{"id": "asc"}],
+            new,
+            written,
+            lambda hit: self._article_doc(_load_article(hit["_source"]["payload"])),
+        )
+        self._drop_replaced(old, new, caught_up, "articles")
         log.info("event=reindexed index=%s articles=%d replaced=%s", new, result.indexed, old)
-        return result.indexed
+        return result.indexed + caught_up.new
 
     def _copy(
         self,
@@ -848,15 +880,72 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         target: str,
         result: BulkResult,
         progress: Callable[[int], None] | None,
+        written: dict[str, tuple[int, int]],
     ) -> None:
         for page in self._pages(",".join(sources), query, [{"id": "asc"}], ["payload"]):
             actions = []
             for hit in page:
                 article = _load_article(hit["_source"]["payload"])
                 actions.append({"_index": target, "_id": article.id, "_source": self._article_doc(article)})
-            self._bulk(actions, result, index=target)
+            self._bulk(actions, result, index=target, written=written)
             if progress:
                 progress(result.indexed)
+
+    def _catch_up(
+        self,
+        sources: str,
+        query: dict[str, Any],
+        sort: list[Any],
+        target: str,
+        written: dict[str, tuple[int, int]],
+        document: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> BulkResult:
+        """After the swap, copy from `sources` (the old indices) what the first copy missed: writes
+        that landed there while it ran. Each target document is replaced only if it is still the
+        copy written by this rebuild (same seq_no and primary term) and created only if this rebuild
+        never wrote it: anything else is a live write made through the swapped alias, which is
+        newer and must not be overwritten by a stale copy."""
+        result = BulkResult()
+        newer: set[str] = set()
+        for page in self._pages(sources, query, sort, ["payload"]):
+            documents = {hit["_id"]: document(hit) for hit in page}
+            with self._errors():
+                current = self.es.mget(index=target, ids=list(documents), source=False)["docs"]
+            actions = []
+            for found in current:
+                doc_id = found["_id"]
+                action = {"_index": target, "_id": doc_id, "_source": documents[doc_id]}
+                if not found.get("found"):
+                    if doc_id not in written:
+                        actions.append({**action, "_op_type": "create"})
+                elif written.get(doc_id) == (found["_seq_no"], found["_primary_term"]):
+                    actions.append(
+                        {**action, "if_seq_no": found["_seq_no"], "if_primary_term": found["_primary_term"]}
+                    )
+            self._bulk(actions, result, index=target, conflicts=newer)
+        log.info(
+            "event=reindex-caught-up index=%s copied=%d kept_newer=%d", target, result.indexed, len(newer)
+        )
+        return result
+
+    def _drop_replaced(self, old: list[str], new: str, caught_up: BulkResult, what: str) -> None:
+        """Delete the replaced indices, unless the catch-up failed: then they are the only copy of
+        some documents, and are kept (outside the aliases) for the operator."""
+        if caught_up.failures:
+            log.error(
+                "event=reindex-catch-up-failed what=%s index=%s kept=%s failures=%s",
+                what,
+                new,
+                ",".join(old),
+                caught_up.failures,
+            )
+            raise StoreError(
+                f"reindex swapped {what} to {new}, but {len(caught_up.failures)} documents written "
+                f"during the rebuild could not be copied, e.g. {next(iter(caught_up.failures.items()))}; "
+                f"the replaced index {','.join(old)} is kept: copy them from it before deleting it"
+            )
+        with self._errors():
+            self.es.indices.delete(index=",".join(old), ignore_unavailable=True)
 
     def drop_everything(self) -> None:
         """Delete every index and the template under this prefix (tests, `make clean`)."""

@@ -5,15 +5,15 @@ the noida-db emulator (see emulator.py: never proof of real Elasticsearch behavi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from search.backends.base import CapabilityError, StoreUnavailable
+from search.backends.base import CapabilityError, StoreError, StoreUnavailable
 from search.backends.elasticsearch import ElasticsearchStore
 from search.results import BulkResult
-from shellwatch.domain import Alert, alert_id
+from shellwatch.domain import Alert, AnalysedArticle, alert_id
 from tests.search.conftest import make_article, make_claim
 from tests.support.servers import free_port
 
@@ -196,3 +196,85 @@ def test_emulator_reindex_brings_an_old_index_to_the_current_analyser(
                 assert "reindex-needed" not in caplog.text
         finally:
             store.drop_everything()
+
+
+def _during_reindex(store: ElasticsearchStore, after_swap: Callable[[], None]) -> None:
+    """Run `after_swap` right after reindex() has moved the aliases, before its catch-up."""
+    update_aliases = store.es.indices.update_aliases
+
+    def then(**kwargs):
+        response = update_aliases(**kwargs)
+        after_swap()
+        return response
+
+    store.es.indices.update_aliases = then  # type: ignore[method-assign]
+
+
+def test_emulator_reindex_catch_up_never_overwrites_a_newer_write(emulated: ElasticsearchStore) -> None:
+    def version(n: int, url: str) -> AnalysedArticle:
+        return make_article(f"version {n}", "text", url=url)
+
+    updated_twice = version(1, "https://x.example/twice")
+    updated_once = version(1, "https://x.example/once")
+    emulated.upsert_articles([updated_twice, updated_once])
+    born_during_copy = version(1, "https://x.example/born")
+
+    def during_copy(_: int) -> None:  # the write alias still points at the old index
+        emulated.upsert_articles(
+            [version(2, "https://x.example/twice"), version(2, "https://x.example/once"), born_during_copy]
+        )
+
+    _during_reindex(emulated, lambda: emulated.upsert_article(version(3, "https://x.example/twice")))
+    indexed = emulated.reindex(progress=during_copy)
+
+    def title(article: AnalysedArticle) -> str:
+        found = emulated.get_article(article.id)
+        assert found is not None
+        return found.article.title
+
+    assert title(updated_twice) == "version 3"  # the live write after the swap, not the stale v2
+    assert title(updated_once) == "version 2"
+    assert title(born_during_copy) == "version 1"
+    assert emulated.count_articles() == indexed == 3
+
+
+def test_emulator_reindex_keeps_the_old_index_when_the_catch_up_fails(
+    emulated: ElasticsearchStore,
+) -> None:
+    emulated.upsert_article(make_article("before", "text"))
+    old = set(emulated.es.indices.get_alias(name=emulated.read_alias))
+    written_during_copy = make_article("during the copy", "text")
+
+    def unindexable_after_swap() -> None:  # the catch-up's copy of it is refused
+        emulated._article_doc = lambda article: {"id": article.id, "published_at": "not a date"}  # type: ignore[method-assign]
+
+    _during_reindex(emulated, unindexable_after_swap)
+    with pytest.raises(StoreError, match=r"could not be copied.*is kept"):
+        emulated.reindex(progress=lambda _: emulated.upsert_article(written_during_copy))
+    assert emulated.es.indices.exists(index=",".join(old))
+    assert emulated.es.get(index=",".join(old), id=written_during_copy.id)["found"]
+
+
+def test_emulator_concurrent_reindexes_leave_one_index_behind_the_aliases(
+    emulated: ElasticsearchStore, kb
+) -> None:
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    emulated.upsert_article(make_article("kept", "text"))
+    old = set(emulated.es.indices.get_alias(name=emulated.read_alias))
+    with EmulatedElasticsearchStore(emulated.url, prefix=emulated.prefix, kb=kb) as other:
+        other._drop_replaced = lambda *_: None  # type: ignore[method-assign]  # still catching up
+        swap = emulated.es.indices.update_aliases
+
+        def other_swaps_first(**kwargs):
+            other.reindex()
+            return swap(**kwargs)
+
+        emulated.es.indices.update_aliases = other_swaps_first  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            emulated.reindex()
+        serving = set(emulated.es.indices.get_alias(name=emulated.read_alias))
+        assert len(serving) == 1
+        assert set(emulated.es.indices.get_alias(name=emulated.write_alias)) == serving
+        assert set(emulated.es.indices.get(index=f"{emulated.prefix}-articles-*")) == serving | old
+        assert emulated.count_articles() == 1
