@@ -241,7 +241,11 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                     "seq": {"type": "long"},
                     "payload": UNINDEXED,
                 },
-                self.locks_index: {"key": {"type": "keyword"}, "acquired_at": {"type": "double"}},
+                self.locks_index: {
+                    "key": {"type": "keyword"},
+                    "acquired_at": {"type": "double"},
+                    "owner": {"type": "keyword"},
+                },
                 self.dead_letters_index: {
                     "id": {"type": "keyword"},
                     "failed_at": {"type": "date"},
@@ -786,28 +790,15 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
     # Coordination -------------------------------------------------------------------------------
     @contextmanager
     def incident_lock(self, key: str) -> Iterator[None]:
-        """A lock document created with op_type=create (only one creator wins) in `<prefix>-locks`;
-        deleted on release. A lock older than LOCK_STALE_SECONDS belongs to a dead worker and is
-        broken."""
+        """A lock document created with op_type=create (only one creator wins) in `<prefix>-locks`,
+        carrying a random owner token. A lock older than LOCK_STALE_SECONDS belongs to a dead worker
+        and is broken. Breaking and releasing are deletes conditional on the lock's seq_no and
+        primary term, so they can only remove the very lock that was read or taken: never one that
+        another worker has taken since."""
         lock_id = stable_id("lock", key)
+        owner = uuid.uuid4().hex
         deadline = time.monotonic() + self.lock_timeout
-        while True:
-            with self._errors():
-                try:
-                    self.es.create(
-                        index=self.locks_index,
-                        id=lock_id,
-                        refresh=True,
-                        document={"key": key, "acquired_at": time.time()},
-                    )
-                    break
-                except ConflictError:
-                    with suppress(NotFoundError):
-                        held = self.es.get(index=self.locks_index, id=lock_id)["_source"]
-                        if time.time() - held["acquired_at"] > LOCK_STALE_SECONDS:
-                            log.warning("event=stale-lock-broken key=%s", key)
-                            self.es.delete(index=self.locks_index, id=lock_id, refresh=True)
-                            continue
+        while (held := self._try_lock(lock_id, key, owner)) is None:
             if time.monotonic() >= deadline:
                 raise StoreUnavailable(
                     f"incident lock {key!r} held elsewhere for more than {self.lock_timeout:g}s"
@@ -816,8 +807,39 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         try:
             yield
         finally:
-            with self._errors(), suppress(NotFoundError):
-                self.es.delete(index=self.locks_index, id=lock_id, refresh=True)
+            with self._errors():
+                self._delete_lock(lock_id, held)
+
+    def _try_lock(self, lock_id: str, key: str, owner: str) -> tuple[int, int] | None:
+        """The (seq_no, primary term) of the lock if we now hold it, else None."""
+        with self._errors():
+            try:
+                created = self.es.create(
+                    index=self.locks_index,
+                    id=lock_id,
+                    refresh=True,
+                    document={"key": key, "acquired_at": time.time(), "owner": owner},
+                )
+                return created["_seq_no"], created["_primary_term"]
+            except ConflictError:
+                pass
+            try:
+                found = self.es.get(index=self.locks_index, id=lock_id)
+            except NotFoundError:
+                return None  # released meanwhile
+            held = found["_seq_no"], found["_primary_term"]
+            if found["_source"].get("owner") == owner:  # our create, retried after a timeout
+                return held
+            if time.time() - found["_source"]["acquired_at"] > LOCK_STALE_SECONDS:
+                log.warning("event=stale-lock-broken key=%s", key)
+                self._delete_lock(lock_id, held)
+        return None
+
+    def _delete_lock(self, lock_id: str, held: tuple[int, int]) -> None:
+        with suppress(ConflictError, NotFoundError):  # no longer the lock we read: not ours to delete
+            self.es.delete(
+                index=self.locks_index, id=lock_id, refresh=True, if_seq_no=held[0], if_primary_term=held[1]
+            )
 
     # Reindex ------------------------------------------------------------------------------------
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:

@@ -4,8 +4,10 @@ the noida-db emulator (see emulator.py: never proof of real Elasticsearch behavi
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import pytest
@@ -278,3 +280,67 @@ def test_emulator_concurrent_reindexes_leave_one_index_behind_the_aliases(
         assert set(emulated.es.indices.get_alias(name=emulated.write_alias)) == serving
         assert set(emulated.es.indices.get(index=f"{emulated.prefix}-articles-*")) == serving | old
         assert emulated.count_articles() == 1
+
+
+@pytest.fixture
+def second_worker(emulated: ElasticsearchStore, kb) -> Iterator[ElasticsearchStore]:
+    """Another process on the same indices, with a short lock timeout."""
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    with EmulatedElasticsearchStore(emulated.url, prefix=emulated.prefix, kb=kb, lock_timeout=0.3) as store:
+        yield store
+
+
+def test_emulator_two_workers_breaking_one_stale_lock_do_not_both_hold_it(
+    emulated: ElasticsearchStore, second_worker: ElasticsearchStore
+) -> None:
+    from search.backends.elasticsearch import stable_id
+
+    lock_id = stable_id("lock", "yi-34b")
+    emulated.es.create(
+        index=emulated.locks_index,
+        id=lock_id,
+        refresh=True,
+        document={"key": "yi-34b", "acquired_at": time.time() - 3600},  # a dead worker's
+    )
+    with ExitStack() as first_holds:
+        get = second_worker.es.get
+        first_took_it: list[bool] = []
+
+        def first_breaks_it_meanwhile(**kwargs):
+            stale = get(**kwargs)  # the second worker has read the stale lock...
+            if not first_took_it:  # ...when the first one breaks it and takes it
+                first_holds.enter_context(emulated.incident_lock("yi-34b"))
+                first_took_it.append(True)
+            return stale
+
+        second_worker.es.get = first_breaks_it_meanwhile  # type: ignore[method-assign]
+        with pytest.raises(StoreUnavailable), second_worker.incident_lock("yi-34b"):
+            pass
+
+
+def test_emulator_an_overrunning_holder_does_not_release_the_next_holders_lock(
+    emulated: ElasticsearchStore, second_worker: ElasticsearchStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import search.backends.elasticsearch as backend
+
+    with emulated.incident_lock("yi-34b"):
+        monkeypatch.setattr(backend, "LOCK_STALE_SECONDS", -1)  # the holder overran its lease
+        took_over = second_worker.incident_lock("yi-34b")
+        took_over.__enter__()
+        monkeypatch.undo()
+    try:  # the overrunning holder has released: the second worker must still hold the lock
+        emulated.lock_timeout = 0.2
+        with pytest.raises(StoreUnavailable), emulated.incident_lock("yi-34b"):
+            pass
+    finally:
+        took_over.__exit__(None, None, None)
+    with emulated.incident_lock("yi-34b"):
+        pass
+
+
+def test_emulator_incident_lock_survives_a_retried_create(emulated: ElasticsearchStore) -> None:
+    emulated.lock_timeout = 0.3
+    _create_retried_after_timeout(emulated)
+    with emulated.incident_lock("yi-34b"):
+        pass
