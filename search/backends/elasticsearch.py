@@ -82,6 +82,9 @@ FACET_SIZE = 20
 PAGE = 1000
 MAX_TERMS = 60_000  # below Elasticsearch's index.max_terms_count default (65,536)
 LOCK_STALE_SECONDS = 120  # an incident lock this old belongs to a dead worker
+BULK_RETRIES = 3  # for documents rejected with 429, after 1, 2, 4 seconds
+BULK_BACKOFF_SECONDS = 1.0
+BULK_MAX_BACKOFF_SECONDS = 30.0
 CLOCK_SKEW_SECONDS = 300  # reindex catches up with writes stamped this long before it started
 FIRST_INDEX_SUFFIX = "000001"  # the articles index made at first start; reindex() makes `<ns>` ones
 
@@ -343,8 +346,18 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         if not actions:
             return
         with self._errors():
+            # raise_on_exception: a request-level error (cluster down, overloaded, 413) reaches
+            # _errors() as StoreUnavailable/StoreError instead of passing as per-document failures;
+            # max_retries: documents rejected with 429 (a full write queue) are sent again.
             for ok, item in helpers.streaming_bulk(
-                self.es, actions, raise_on_error=False, raise_on_exception=False, chunk_size=500
+                self.es,
+                actions,
+                raise_on_error=False,
+                raise_on_exception=True,
+                max_retries=BULK_RETRIES,
+                initial_backoff=BULK_BACKOFF_SECONDS,
+                max_backoff=BULK_MAX_BACKOFF_SECONDS,
+                chunk_size=500,
             ):
                 ((_, outcome),) = item.items()
                 doc_id = str(outcome.get("_id"))

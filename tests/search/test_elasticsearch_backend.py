@@ -4,13 +4,17 @@ the noida-db emulator (see emulator.py: never proof of real Elasticsearch behavi
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from search.backends.base import CapabilityError, StoreError, StoreUnavailable
 from search.backends.elasticsearch import ElasticsearchStore
@@ -344,3 +348,83 @@ def test_emulator_incident_lock_survives_a_retried_create(emulated: Elasticsearc
     _create_retried_after_timeout(emulated)
     with emulated.incident_lock("yi-34b"):
         pass
+
+
+class ScriptedBulk(BaseHTTPRequestHandler):
+    """Answers `_bulk` from a script of HTTP statuses, one per request: 200 accepts every document,
+    "429-items" rejects every document with 429 (a full write queue), other numbers fail the
+    request; `_refresh` always succeeds."""
+
+    script: list[int | str]
+    requests: list[int]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        if not self.path.endswith("/_bulk"):
+            return self._answer(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
+        ids = [json.loads(line)["index"]["_id"] for line in body.splitlines()[::2]]
+        self.requests.append(len(ids))
+        step = self.script.pop(0) if self.script else 200
+        if step == "429-items":
+            error = {"type": "es_rejected_execution_exception", "reason": "queue full"}
+            items = [{"index": {"_id": i, "status": 429, "error": error}} for i in ids]
+            return self._answer(200, {"took": 1, "errors": True, "items": items})
+        if step != 200:
+            return self._answer(int(step), {"error": {"type": "unavailable", "reason": "x"}, "status": step})
+        items = [
+            {"index": {"_id": i, "status": 201, "result": "created", "_seq_no": 0, "_primary_term": 1}}
+            for i in ids
+        ]
+        return self._answer(200, {"took": 1, "errors": False, "items": items})
+
+    do_PUT = do_POST
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@contextmanager
+def scripted_bulk(store: ElasticsearchStore, script: list[int | str]) -> Iterator[list[int]]:
+    """Point the store's client at a ScriptedBulk server; yields the sizes of the bulk requests."""
+    requests: list[int] = []
+    handler = type("Handler", (ScriptedBulk,), {"script": list(script), "requests": requests})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    real = store.es
+    store.es = Elasticsearch(f"http://127.0.0.1:{server.server_address[1]}", max_retries=0)
+    try:
+        yield requests
+    finally:
+        store.es.close()
+        store.es = real
+        server.shutdown()
+        server.server_close()
+
+
+def test_emulator_bulk_raises_store_unavailable_when_the_cluster_is(emulated: ElasticsearchStore) -> None:
+    articles = [make_article(f"story {i}", "text", url=f"https://x.example/{i}") for i in range(3)]
+    with scripted_bulk(emulated, [503]), pytest.raises(StoreUnavailable):
+        emulated.upsert_articles(articles)
+
+
+def test_emulator_bulk_retries_documents_rejected_with_429(
+    emulated: ElasticsearchStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import search.backends.elasticsearch as backend
+
+    monkeypatch.setattr(backend, "BULK_BACKOFF_SECONDS", 0.01, raising=False)
+    articles = [make_article(f"story {i}", "text", url=f"https://x.example/{i}") for i in range(3)]
+    with scripted_bulk(emulated, ["429-items"]) as requests:
+        result = emulated.upsert_articles(articles)
+    assert (result.indexed, result.failures) == (3, {})
+    assert requests == [3, 3]
