@@ -3,7 +3,8 @@ then move the task to the dead-letter store with its error and traceback.
 
 - transient (store unavailable or erroring, network, broker, a webhook worth retrying): retried with
   exponential backoff and jitter, up to `RetryPolicy.transient_retries` times;
-- permanent (the payload does not parse): dead-lettered at once, a retry cannot help;
+- permanent (the payload does not parse, the store refuses the request): dead-lettered at once, a
+  retry cannot help;
 - unexpected (anything else, e.g. an analysis bug on one article, a soft time limit): retried
   `unexpected_retries` times in case it was a fluke, then dead-lettered.
 """
@@ -23,13 +24,14 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from search.backends.base import StoreError
+from search.backends.base import StoreError, StoreRejected
 from search.results import DeadLetter
 from shellwatch.config import Settings
 from shellwatch.domain import stable_id
 
 # Errors a later attempt can overcome. StoreError covers StoreUnavailable and CapabilityError
-# alike; the latter (a backend lacking a feature) is a configuration problem, see classify().
+# alike; the latter (a backend lacking a feature) is a configuration problem, see classify(); a
+# StoreRejected (the store refused the request itself) is permanent.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     StoreError,
     ConnectionError,
@@ -39,7 +41,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
 )
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValidationError, json.JSONDecodeError)
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValidationError, json.JSONDecodeError, StoreRejected)
 
 
 class FailureKind(StrEnum):

@@ -34,6 +34,11 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached or is locked: retry later."""
 
 
+class StoreRejected(StoreError):
+    """The store refused this request as invalid (a mapping or query it cannot take): the same
+    request will be refused again, so it is permanent, not worth a retry."""
+
+
 class CapabilityError(StoreError):
     """This backend cannot do what was asked (e.g. no FTS5, wrong Elasticsearch major)."""
 

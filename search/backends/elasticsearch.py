@@ -35,12 +35,20 @@ from elasticsearch import (
     ConflictError,
     Elasticsearch,
     NotFoundError,
+    SerializationError,
     TransportError,
     helpers,
 )
 
 from search.aggregates import BUCKETS, aggregate
-from search.backends.base import CapabilityError, QueryError, Store, StoreError, StoreUnavailable
+from search.backends.base import (
+    CapabilityError,
+    QueryError,
+    Store,
+    StoreError,
+    StoreRejected,
+    StoreUnavailable,
+)
 from search.backends.elasticsearch_admin import ElasticsearchAdminMixin
 from search.entities import (
     EmptyKnowledgeBase,
@@ -301,17 +309,17 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        """Client errors as store errors: unreachable/overloaded → StoreUnavailable (retry)."""
+        """Client errors as store errors: unreachable/overloaded → StoreUnavailable (retry); a
+        request Elasticsearch refuses (4xx) → StoreRejected (permanent); a missing index →
+        StoreError. A document-level 404 or 409 passes through for the caller to handle."""
         try:
             yield
+        except SerializationError as exc:  # a TransportError, but no network problem
+            raise StoreError(f"Elasticsearch at {self.url}: unreadable request or answer: {exc}") from exc
         except (TransportError, ConnectionError) as exc:
             raise StoreUnavailable(f"Elasticsearch at {self.url} is unreachable: {exc}") from exc
         except ApiError as exc:
-            if exc.status_code in (429, 502, 503, 504):
-                raise StoreUnavailable(f"Elasticsearch at {self.url} is unavailable: {exc}") from exc
-            if isinstance(exc, ConflictError | NotFoundError):
-                raise
-            raise StoreError(f"Elasticsearch refused the request: {exc}") from exc
+            raise _store_error(exc, self.url) from exc
 
     # Articles -----------------------------------------------------------------------------------
     def upsert_article(self, article: AnalysedArticle) -> bool:
@@ -511,7 +519,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         compiled = _Compiler(self.kb).compile(parsed)
         ranked = parsed.has_text()
         sort = ["_score", {"published_at": "desc"}] if ranked else [{"published_at": "desc"}, {"id": "desc"}]
-        with self._errors():
+        with self._errors(), _query_limits():
             response = self.es.search(
                 index=self.read_alias,
                 query=compiled,
@@ -580,7 +588,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
             return Timeline(incidents=[], histogram=[], interval=interval)
         if len(article_ids) > MAX_TERMS:
             raise CapabilityError(f"a timeline over {len(article_ids)} articles is too large; narrow it down")
-        with self._errors():
+        with self._errors(), _query_limits():
             response = self.es.search(
                 index=self.read_alias,
                 size=0,
@@ -1080,6 +1088,51 @@ class _Compiler:
             else:
                 conditions.append({"term": {f"claims.{node.name}": str(node.value)}})
         return {"nested": {"path": "claims", "query": {"bool": {"filter": conditions}}}}
+
+
+@contextmanager
+def _query_limits() -> Iterator[None]:
+    """A user's query over Elasticsearch's clause limits (indices.query.bool.max_clause_count, e.g.
+    a prefix that expands to too many terms) is a QueryError, answered as such, not a store error."""
+    try:
+        yield
+    except BadRequestError as exc:
+        for cause in _causes(exc.body.get("error") if isinstance(exc.body, dict) else None):
+            kind, reason = str(cause.get("type", "")), str(cause.get("reason", ""))
+            if kind.startswith("too_many") or "maxClauseCount" in reason:
+                raise QueryError(f"the query is too broad for the search engine: {reason}") from exc
+        raise
+
+
+def _causes(error: Any) -> Iterator[dict[str, Any]]:
+    """An Elasticsearch error and every error nested in it."""
+    if not isinstance(error, dict):
+        return
+    yield error
+    for cause in error.get("root_cause", []):
+        yield from _causes(cause)
+    for shard in error.get("failed_shards", []):
+        yield from _causes(shard.get("reason"))
+    yield from _causes(error.get("caused_by"))
+
+
+def _store_error(exc: ApiError, url: str) -> Exception:
+    """The store error for an Elasticsearch error answer (or the answer itself when the caller
+    handles it: a document that does not exist, a write that lost a conflict)."""
+    if exc.status_code in (408, 429, 502, 503, 504):
+        return StoreUnavailable(f"Elasticsearch at {url} is unavailable: {exc}")
+    if isinstance(exc, ConflictError):
+        return exc
+    if isinstance(exc, NotFoundError):
+        if not (isinstance(exc.body, dict) and "error" in exc.body):  # {"found": false}, not_found
+            return exc
+        return StoreError(
+            f"Elasticsearch at {url} lacks an index or alias ({exc.error}): {exc}; a restart creates "
+            "the indices (check ELASTICSEARCH_INDEX_PREFIX)"
+        )
+    if 400 <= exc.status_code < 500:
+        return StoreRejected(f"Elasticsearch refused the request ({exc.error}): {exc}")
+    return StoreError(f"Elasticsearch failed: {exc}")
 
 
 def _iso(moment: datetime | None) -> str:

@@ -14,14 +14,29 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from elasticsearch import Elasticsearch
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import (
+    ApiError,
+    BadRequestError,
+    ConflictError,
+    Elasticsearch,
+    NotFoundError,
+    SerializationError,
+)
 
-from search.backends.base import CapabilityError, StoreError, StoreUnavailable
+from search.backends.base import (
+    CapabilityError,
+    QueryError,
+    StoreError,
+    StoreRejected,
+    StoreUnavailable,
+)
 from search.backends.elasticsearch import ElasticsearchStore
 from search.results import BulkResult
 from shellwatch.domain import Alert, AnalysedArticle, alert_id
 from tests.search.conftest import make_article, make_claim
 from tests.support.servers import free_port
+from workers.reliability import FailureKind, classify
 
 
 def test_unreachable_elasticsearch_is_store_unavailable() -> None:
@@ -428,3 +443,100 @@ def test_emulator_bulk_retries_documents_rejected_with_429(
         result = emulated.upsert_articles(articles)
     assert (result.indexed, result.failures) == (3, {})
     assert requests == [3, 3]
+
+
+def _api_error(kind: type[ApiError], status: int, body: dict) -> ApiError:
+    meta = ApiResponseMeta(
+        status=status,
+        http_version="1.1",
+        headers=HttpHeaders(),
+        duration=0.0,
+        node=NodeConfig("http", "localhost", 9200),
+    )
+    return kind(message=str(body.get("error", {}).get("type")), meta=meta, body=body)
+
+
+TOO_MANY_CLAUSES = {
+    "error": {
+        "type": "search_phase_execution_exception",
+        "reason": "all shards failed",
+        "root_cause": [{"type": "query_shard_exception", "reason": "failed to create query"}],
+        "failed_shards": [
+            {
+                "reason": {
+                    "type": "too_many_nested_clauses",
+                    "reason": "Query contains too many nested clauses",
+                }
+            }
+        ],
+    },
+    "status": 400,
+}
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (_api_error(BadRequestError, 400, {"error": {"type": "mapper_parsing_exception"}}), StoreRejected),
+        (_api_error(ApiError, 413, {"error": {"type": "content_too_long"}}), StoreRejected),
+        (_api_error(NotFoundError, 404, {"error": {"type": "index_not_found_exception"}}), StoreError),
+        (_api_error(ApiError, 500, {"error": {"type": "null_pointer_exception"}}), StoreError),
+        (_api_error(ApiError, 429, {"error": {"type": "es_rejected_execution_exception"}}), StoreUnavailable),
+        (_api_error(ApiError, 503, {"error": {"type": "cluster_block_exception"}}), StoreUnavailable),
+    ],
+)
+def test_elasticsearch_errors_map_to_store_errors_by_what_a_retry_can_fix(
+    error: ApiError, expected: type[Exception]
+) -> None:
+    from search.backends.elasticsearch import _store_error
+
+    mapped = _store_error(error, "http://es:9200")
+    assert type(mapped) is expected
+    assert (
+        classify(mapped)
+        is {
+            StoreRejected: FailureKind.PERMANENT,
+            StoreError: FailureKind.TRANSIENT,
+            StoreUnavailable: FailureKind.TRANSIENT,
+        }[expected]
+    )
+
+
+def test_a_missing_document_or_a_lost_conflict_reaches_the_caller_as_is() -> None:
+    from search.backends.elasticsearch import _store_error
+
+    missing = _api_error(NotFoundError, 404, {"_index": "x", "_id": "1", "found": False})
+    conflict = _api_error(ConflictError, 409, {"error": {"type": "version_conflict_engine_exception"}})
+    assert _store_error(missing, "http://es:9200") is missing
+    assert _store_error(conflict, "http://es:9200") is conflict
+
+
+def test_emulator_a_missing_index_is_a_store_error(emulated: ElasticsearchStore) -> None:
+    emulated.es.indices.delete(index=",".join(emulated.es.indices.get_alias(name=emulated.read_alias)))
+    with pytest.raises(StoreError, match="lacks an index or alias"):
+        emulated.count_articles()
+
+
+def test_emulator_a_document_elasticsearch_refuses_is_permanent(emulated: ElasticsearchStore) -> None:
+    emulated._article_doc = lambda article: {"id": article.id, "published_at": "not a date"}  # type: ignore[method-assign]
+    with pytest.raises(StoreRejected, match="refused"):
+        emulated.upsert_article(make_article("unindexable", "text"))
+
+
+def test_emulator_a_query_over_the_clause_limit_is_a_query_error(emulated: ElasticsearchStore) -> None:
+    def refuse(**_: object) -> None:
+        raise _api_error(BadRequestError, 400, TOO_MANY_CLAUSES)
+
+    emulated.es.search = refuse  # type: ignore[method-assign]
+    with pytest.raises(QueryError, match="too broad"):
+        emulated.search("a* OR b*")
+
+
+def test_emulator_an_unreadable_answer_is_not_reported_as_unreachable(emulated: ElasticsearchStore) -> None:
+    def garbled(**_: object) -> None:
+        raise SerializationError("Unable to deserialize as JSON")
+
+    emulated.es.count = garbled  # type: ignore[method-assign]
+    with pytest.raises(StoreError, match="unreadable") as raised:
+        emulated.count_articles()
+    assert not isinstance(raised.value, StoreUnavailable)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 import workers.tasks  # noqa: F401 - registers the tasks with every app
 from alerts.errors import TransientDeliveryError
 from search import StoreUnavailable, open_store
-from search.backends.base import CapabilityError
+from search.backends.base import CapabilityError, StoreRejected
 from shellwatch.config import Settings
 from shellwatch.domain import Analysis, Article, to_json
 from tests.workers.factories import make_article
@@ -44,6 +44,7 @@ def test_failures_are_classified_by_what_a_retry_can_fix() -> None:
         Article.model_validate_json('{"url": 1}')
     assert classify(invalid.value) is FailureKind.PERMANENT
     assert classify(json.JSONDecodeError("x", "", 0)) is FailureKind.PERMANENT
+    assert classify(StoreRejected("mapper_parsing_exception")) is FailureKind.PERMANENT
     assert classify(ZeroDivisionError()) is FailureKind.UNEXPECTED
 
 
