@@ -207,8 +207,19 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
 
     # Start-up -----------------------------------------------------------------------------------
     def _probe_version(self) -> None:
+        """`GET /` through the transport with a plain JSON Accept header: the client sends
+        `compatible-with=9` on its own requests, which an 8.x server refuses (400
+        media_type_header_exception) before it would say its version."""
         with self._errors():
-            info = self.es.info()
+            meta, info = self.es.transport.perform_request("GET", "/", headers={"accept": "application/json"})
+        if meta.status in (429, 502, 503, 504):
+            raise StoreUnavailable(f"Elasticsearch at {self.url} is unavailable: HTTP {meta.status}")
+        if meta.status != 200 or not isinstance(info, dict):
+            raise CapabilityError(
+                f"Elasticsearch at {self.url} answered GET / with HTTP {meta.status}: {info}"
+            )
+        if meta.headers.get("x-elastic-product") != "Elasticsearch":
+            raise CapabilityError(f"{self.url} is not Elasticsearch (no X-Elastic-Product header)")
         number = str(info.get("version", {}).get("number", "?"))
         if not number.split(".")[0].isdigit() or int(number.split(".")[0]) != SUPPORTED_MAJOR:
             raise CapabilityError(

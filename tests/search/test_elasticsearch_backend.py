@@ -44,6 +44,51 @@ def test_unreachable_elasticsearch_is_store_unavailable() -> None:
         ElasticsearchStore(f"http://127.0.0.1:{free_port()}", prefix="x")
 
 
+class Elasticsearch8(BaseHTTPRequestHandler):
+    """`GET /` as an Elasticsearch 8 server answers it: a 9.x client's compatibility header is
+    refused before routing (elasticsearch-py issue #2923)."""
+
+    def do_GET(self) -> None:
+        if "compatible-with=9" in self.headers.get("Accept", ""):
+            status, body = (
+                400,
+                {
+                    "error": {
+                        "type": "media_type_header_exception",
+                        "reason": "Invalid media-type value on headers [Accept]",
+                        "caused_by": {
+                            "type": "status_exception",
+                            "reason": "Accept version must be either version 8 or 7, but found 9.",
+                        },
+                    },
+                    "status": 400,
+                },
+            )
+        else:
+            status, body = (
+                200,
+                {"name": "es8", "version": {"number": "8.19.7"}, "tagline": "You Know, for Search"},
+            )
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_an_elasticsearch_8_server_is_a_capability_error() -> None:
+    with (
+        http_stub(Elasticsearch8) as url,
+        pytest.raises(CapabilityError, match=r"version 8\.19\.7.*needs 9\.x"),
+    ):
+        ElasticsearchStore(url, prefix="x")
+
+
 def test_wrong_major_version_is_a_capability_error(emulator_url: str) -> None:
     # The emulator answers as 8.15, exactly the mismatch the probe exists for.
     with pytest.raises(CapabilityError, match=r"version 8\.15.*needs 9\.x"):
@@ -408,22 +453,31 @@ class ScriptedBulk(BaseHTTPRequestHandler):
 
 
 @contextmanager
+def http_stub(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a free 127.0.0.1 port; yields the base URL; always stops."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def scripted_bulk(store: ElasticsearchStore, script: list[int | str]) -> Iterator[list[int]]:
     """Point the store's client at a ScriptedBulk server; yields the sizes of the bulk requests."""
     requests: list[int] = []
     handler = type("Handler", (ScriptedBulk,), {"script": list(script), "requests": requests})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     real = store.es
-    store.es = Elasticsearch(f"http://127.0.0.1:{server.server_address[1]}", max_retries=0)
-    try:
-        yield requests
-    finally:
-        store.es.close()
-        store.es = real
-        server.shutdown()
-        server.server_close()
+    with http_stub(handler) as url:
+        store.es = Elasticsearch(url, max_retries=0)
+        try:
+            yield requests
+        finally:
+            store.es.close()
+            store.es = real
 
 
 def test_emulator_bulk_raises_store_unavailable_when_the_cluster_is(emulated: ElasticsearchStore) -> None:
