@@ -6,7 +6,9 @@ Indices (all named `<prefix>-…`, ELASTICSEARCH_INDEX_PREFIX):
                  `<prefix>-articles-000001`, has a fixed name so that processes starting together
                  create it once; `reindex()` builds `<prefix>-articles-<ns>` and swaps the aliases
   incidents, alerts, deliveries, dead-letters   plain indices
-  subscriptions  a percolator index: each subscription's query, compiled from the search syntax
+  subscriptions  a percolator index (each subscription's query, compiled from the search syntax)
+                 behind the alias `<prefix>-subscriptions`: it analyses percolated articles with
+                 its own settings, so `reindex()` rebuilds it too (first `…-subscriptions-000001`)
 
 Text: the same folding as the embedded store (search/text.py: NFKC, lower case, traditional →
 simplified) before indexing, then a built-in analyser (standard tokenizer, cjk_width, lowercase,
@@ -148,6 +150,13 @@ ARTICLE_PROPERTIES: dict[str, Any] = {
     "claim_depths": {"type": "integer"},
     "payload": UNINDEXED,
 }
+# The percolator index maps every article field: percolation indexes the article in memory with it.
+SUBSCRIPTION_PROPERTIES: dict[str, Any] = {
+    **ARTICLE_PROPERTIES,
+    "query": {"type": "percolator"},
+    "subscription_id": {"type": "keyword"},
+}
+INDEX_SETTINGS = {"analysis": ANALYSIS, "number_of_replicas": 0}
 INCIDENT_PROPERTIES = {
     "id": {"type": "keyword"},
     "subject": {"type": "keyword"},
@@ -228,7 +237,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
             )
 
     def _ensure_indices(self) -> None:
-        settings = {"analysis": ANALYSIS, "number_of_replicas": 0}
+        settings = INDEX_SETTINGS
         with self._errors():
             self.es.indices.put_index_template(
                 name=f"{self.prefix}-articles",
@@ -273,11 +282,6 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                     "failed_at": {"type": "date"},
                     "payload": UNINDEXED,
                 },
-                self.subscriptions_index: {
-                    **ARTICLE_PROPERTIES,
-                    "query": {"type": "percolator"},
-                    "subscription_id": {"type": "keyword"},
-                },
             }
             for index, properties in plain.items():
                 if not self.es.indices.exists(index=index):
@@ -286,12 +290,25 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                     )
                 else:  # fields added since the index was made; a changed field fails loudly here
                     self.es.indices.put_mapping(index=index, properties=properties)
+            # Behind an alias, so reindex() can rebuild it (an index made before that is a plain
+            # index of the alias's name until the next reindex).
+            if not self.es.indices.exists(index=self.subscriptions_index):
+                self._create(
+                    f"{self.subscriptions_index}-{FIRST_INDEX_SUFFIX}",
+                    settings=settings,
+                    mappings=_subscription_mappings(),
+                    aliases={self.subscriptions_index: {}},
+                )
+            else:
+                self.es.indices.put_mapping(
+                    index=self.subscriptions_index, properties=SUBSCRIPTION_PROPERTIES
+                )
 
     def _warn_if_schema_is_old(self) -> None:
         """Analysis settings of an open index cannot change: a new analyser or mapping reaches the
         live indices only through `reindex()`; until then, say so at every start."""
         with self._errors():
-            mappings = self.es.indices.get_mapping(index=self.read_alias)
+            mappings = self.es.indices.get_mapping(index=f"{self.read_alias},{self.subscriptions_index}")
         old = sorted(
             index
             for index, body in mappings.items()
@@ -689,15 +706,18 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
 
     # Subscriptions and alerts ---------------------------------------------------------------------
     def save_subscription(self, subscription: Subscription) -> None:
+        document = self._subscription_doc(subscription)
+        with self._errors():
+            self.es.index(index=self.subscriptions_index, id=subscription.id, document=document, refresh=True)
+
+    def _subscription_doc(self, subscription: Subscription) -> dict[str, Any]:
         has_query = bool(subscription.query and subscription.query.strip())
         compiled = _Compiler(self.kb).compile(parse_query(subscription.query or ""))
-        document = {
+        return {
             "subscription_id": subscription.id,
             "query": compiled if has_query else {"match_all": {}},
             "payload": to_json(subscription),
         }
-        with self._errors():
-            self.es.index(index=self.subscriptions_index, id=subscription.id, document=document, refresh=True)
 
     def get_subscription(self, subscription_id: str) -> Subscription | None:
         with self._errors():
@@ -925,7 +945,69 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         )
         self._drop_replaced(old, new, caught_up, "articles")
         log.info("event=reindexed index=%s articles=%d replaced=%s", new, result.indexed, old)
+        try:
+            self._reindex_subscriptions()
+        except StoreError as exc:
+            raise StoreError(
+                f"articles were reindexed into {new}, but the subscriptions were not (run reindex "
+                f"again): {exc}"
+            ) from exc
         return result.indexed + caught_up.new
+
+    def _reindex_subscriptions(self) -> None:
+        """Rebuild the percolator index with every stored query compiled again: percolation
+        analyses each article with this index's own analyser and mapping, which only a new index
+        can change. Subscriptions are few, so instead of catching up afterwards the old index is
+        write-blocked for the moment the copy takes (a save meanwhile is StoreUnavailable: retry).
+        A failure before the swap unblocks it and leaves it serving."""
+        alias = self.subscriptions_index
+        with self._errors():
+            old = sorted(self.es.indices.get(index=alias))
+        new = f"{alias}-{time.time_ns()}"
+        result = BulkResult()
+        with self._errors():
+            self._create(new, settings=INDEX_SETTINGS, mappings=_subscription_mappings())
+        try:
+            with self._errors():
+                self.es.indices.put_settings(index=",".join(old), settings={"index.blocks.write": True})
+            for page in self._pages(
+                ",".join(old), {"match_all": {}}, [{"subscription_id": "asc"}], ["payload"]
+            ):
+                actions = []
+                for hit in page:
+                    try:
+                        document = self._subscription_doc(from_json(Subscription, hit["_source"]["payload"]))
+                    except Exception as exc:  # e.g. a stored query the parser no longer takes
+                        result.failures[hit["_id"]] = f"{type(exc).__name__}: {exc}"
+                        continue
+                    actions.append({"_index": new, "_id": hit["_id"], "_source": document})
+                self._bulk(actions, result, index=new)
+            if result.failures:
+                raise StoreError(
+                    f"rebuilding subscriptions failed for {len(result.failures)}, e.g. "
+                    f"{next(iter(result.failures.items()))}; the old index keeps serving"
+                )
+            if old == [alias]:  # the plain index made before subscriptions had an alias
+                actions = [{"remove_index": {"index": alias}}]
+            else:
+                actions = [{"remove": {"index": index, "alias": alias, "must_exist": True}} for index in old]
+            actions.append({"add": {"index": new, "alias": alias}})
+            with self._errors():
+                try:
+                    self.es.indices.update_aliases(actions=actions)
+                except NotFoundError as exc:
+                    raise StoreError(f"{alias} moved during the rebuild (another reindex?): {exc}") from exc
+        except BaseException:
+            with self._errors():
+                self.es.indices.delete(index=new, ignore_unavailable=True)
+                self.es.indices.put_settings(
+                    index=",".join(old), settings={"index.blocks.write": None}, ignore_unavailable=True
+                )
+            raise
+        if old != [alias]:
+            with self._errors():
+                self.es.indices.delete(index=",".join(old), ignore_unavailable=True)
+        log.info("event=reindexed index=%s subscriptions=%d replaced=%s", new, result.indexed, old)
 
     def _copy(
         self,
@@ -1132,6 +1214,8 @@ def _store_error(exc: ApiError, url: str) -> Exception:
     handles it: a document that does not exist, a write that lost a conflict)."""
     if exc.status_code in (408, 429, 502, 503, 504):
         return StoreUnavailable(f"Elasticsearch at {url} is unavailable: {exc}")
+    if exc.error == "cluster_block_exception":  # read-only for now: a reindex, or a full disk
+        return StoreUnavailable(f"Elasticsearch at {url} blocks writes for now: {exc}")
     if isinstance(exc, ConflictError):
         return exc
     if isinstance(exc, NotFoundError):
@@ -1144,6 +1228,14 @@ def _store_error(exc: ApiError, url: str) -> Exception:
     if 400 <= exc.status_code < 500:
         return StoreRejected(f"Elasticsearch refused the request ({exc.error}): {exc}")
     return StoreError(f"Elasticsearch failed: {exc}")
+
+
+def _subscription_mappings() -> dict[str, Any]:
+    return {
+        "dynamic": "strict",
+        "_meta": {"schema_version": SCHEMA_VERSION},
+        "properties": SUBSCRIPTION_PROPERTIES,
+    }
 
 
 def _iso(moment: datetime | None) -> str:

@@ -33,7 +33,7 @@ from search.backends.base import (
 )
 from search.backends.elasticsearch import ElasticsearchStore
 from search.results import BulkResult
-from shellwatch.domain import Alert, AnalysedArticle, alert_id
+from shellwatch.domain import Alert, AnalysedArticle, Subscription, alert_id
 from tests.search.conftest import make_article, make_claim
 from tests.support.servers import free_port
 from workers.reliability import FailureKind, classify
@@ -537,6 +537,7 @@ TOO_MANY_CLAUSES = {
         (_api_error(ApiError, 500, {"error": {"type": "null_pointer_exception"}}), StoreError),
         (_api_error(ApiError, 429, {"error": {"type": "es_rejected_execution_exception"}}), StoreUnavailable),
         (_api_error(ApiError, 503, {"error": {"type": "cluster_block_exception"}}), StoreUnavailable),
+        (_api_error(ApiError, 403, {"error": {"type": "cluster_block_exception"}}), StoreUnavailable),
     ],
 )
 def test_elasticsearch_errors_map_to_store_errors_by_what_a_retry_can_fix(
@@ -594,3 +595,92 @@ def test_emulator_an_unreadable_answer_is_not_reported_as_unreachable(emulated: 
     with pytest.raises(StoreError, match="unreadable") as raised:
         emulated.count_articles()
     assert not isinstance(raised.value, StoreUnavailable)
+
+
+def make_subscription(sub_id: str, query: str | None = None) -> Subscription:
+    return Subscription(id=sub_id, name=sub_id, query=query, created_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_emulator_reindex_moves_a_plain_subscriptions_index_behind_an_alias(emulator_url: str, kb) -> None:
+    # A cluster from before: `<prefix>-subscriptions` is a plain index with the old analyser and
+    # without the newest article fields. Start-up adds the fields (a percolated article must fit
+    # the strict mapping); reindex rebuilds it with the current analyser behind an alias.
+    from search.backends.elasticsearch import ANALYSIS, SUBSCRIPTION_PROPERTIES, get_es_client
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    legacy = f"{prefix}-subscriptions"
+    old_properties = {k: v for k, v in SUBSCRIPTION_PROPERTIES.items() if k != "claim_depths"}
+    old_analysis = {k: v for k, v in ANALYSIS.items() if k != "filter"} | {
+        "analyzer": {"shellwatch_text": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}}
+    }
+    with get_es_client(emulator_url) as client:
+        client.indices.create(
+            index=legacy,
+            settings={"analysis": old_analysis},
+            mappings={"dynamic": "strict", "properties": old_properties},
+        )
+    with EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb) as store:
+        try:
+            assert (
+                "claim_depths" in store.es.indices.get_mapping(index=legacy)[legacy]["mappings"]["properties"]
+            )
+            subscriptions = [make_subscription("s1", "OpenAI"), make_subscription("s2")]
+            for sub in subscriptions:
+                store.save_subscription(sub)
+            store.reindex()
+            (rebuilt,) = store.es.indices.get_alias(name=legacy)
+            assert rebuilt.startswith(f"{legacy}-")
+            settings = store.es.indices.get_settings(index=rebuilt)[rebuilt]["settings"]["index"]
+            assert (
+                settings["analysis"]["analyzer"]["shellwatch_text"]["filter"]
+                == (ANALYSIS["analyzer"]["shellwatch_text"]["filter"])
+            )
+            assert store.list_subscriptions() == subscriptions
+            store.save_subscription(make_subscription("s3"))
+            store.delete_subscription("s1")
+            assert [s.id for s in store.list_subscriptions()] == ["s2", "s3"]
+            store.reindex()  # and again, now from behind the alias
+            assert store.es.indices.get_alias(name=legacy).keys() != {rebuilt}
+            assert [s.id for s in store.list_subscriptions()] == ["s2", "s3"]
+        finally:
+            store.drop_everything()
+
+
+def test_emulator_a_subscription_saved_during_the_rebuild_is_refused_not_lost(
+    emulated: ElasticsearchStore, second_worker: ElasticsearchStore
+) -> None:
+    emulated.save_subscription(make_subscription("s1"))
+    subscription_doc = emulated._subscription_doc
+    refused = []
+
+    def while_copying(subscription: Subscription) -> dict:
+        with pytest.raises(StoreUnavailable, match="blocks writes") as raised:
+            second_worker.save_subscription(make_subscription("s2"))
+        refused.append(raised.value)
+        return subscription_doc(subscription)
+
+    emulated._subscription_doc = while_copying  # type: ignore[method-assign]
+    emulated.reindex()
+    assert refused
+    second_worker.save_subscription(make_subscription("s2"))  # the retry
+    assert [s.id for s in emulated.list_subscriptions()] == ["s1", "s2"]
+
+
+def test_emulator_a_failed_subscriptions_rebuild_leaves_the_old_index_serving(
+    emulated: ElasticsearchStore,
+) -> None:
+    emulated.save_subscription(make_subscription("s1"))
+    before = set(emulated.es.indices.get_alias(name=emulated.subscriptions_index))
+
+    def broken(subscription: Subscription) -> dict:
+        raise QueryError("no longer parses")
+
+    emulated._subscription_doc = broken  # type: ignore[method-assign]
+    with pytest.raises(StoreError, match="subscriptions were not.*no longer parses"):
+        emulated.reindex()
+    assert set(emulated.es.indices.get_alias(name=emulated.subscriptions_index)) == before
+    del emulated._subscription_doc
+    emulated.save_subscription(make_subscription("s2"))  # not left write-blocked
+    assert [s.id for s in emulated.list_subscriptions()] == ["s1", "s2"]
+    assert len(emulated.es.indices.get(index=f"{emulated.subscriptions_index}-*")) == 1
