@@ -347,7 +347,29 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         except (TransportError, ConnectionError) as exc:
             raise StoreUnavailable(f"Elasticsearch at {self.url} is unreachable: {exc}") from exc
         except ApiError as exc:
-            raise _store_error(exc, self.url) from exc
+            mapped = _store_error(exc, self.url)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    def _get(self, index: str, doc_id: str, **params: Any) -> dict[str, Any] | None:
+        """The document, or None when there is none; a missing index is a StoreError."""
+        with self._errors():
+            try:
+                return self.es.get(index=index, id=doc_id, **params)
+            except NotFoundError as exc:
+                if _no_such_document(exc):
+                    return None
+                raise
+
+    def _delete(self, index: str, doc_id: str, **params: Any) -> None:
+        """Delete a document, tolerating one that is already gone; a missing index is a StoreError."""
+        with self._errors():
+            try:
+                self.es.delete(index=index, id=doc_id, refresh=True, **params)
+            except NotFoundError as exc:
+                if not _no_such_document(exc):
+                    raise
 
     # Articles -----------------------------------------------------------------------------------
     def upsert_article(self, article: AnalysedArticle) -> bool:
@@ -409,11 +431,9 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
             self.es.indices.refresh(index=index or self.write_alias)
 
     def get_article(self, article_id: str) -> AnalysedArticle | None:
-        with self._errors():
-            try:
-                found = self.es.get(index=self.read_alias, id=article_id, source_includes=["payload"])
-            except NotFoundError:
-                return None
+        found = self._get(self.read_alias, article_id, source_includes=["payload"])
+        if found is None:
+            return None
         return self._with_incidents([_load_article(found["_source"]["payload"])])[0]
 
     def iter_articles(self, since: datetime | None = None) -> Iterator[AnalysedArticle]:
@@ -486,11 +506,10 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
             self.es.index(index=self.incidents_index, id=incident.id, document=document, refresh=True)
 
     def get_incident(self, incident_id: str) -> IncidentDetail | None:
+        found = self._get(self.incidents_index, incident_id)
+        if found is None:
+            return None
         with self._errors():
-            try:
-                found = self.es.get(index=self.incidents_index, id=incident_id)
-            except NotFoundError:
-                return None
             incident = from_json(Incident, found["_source"]["payload"])
             articles = []
             if incident.article_ids:
@@ -530,8 +549,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         return [h["_source"] for page in self._pages(self.incidents_index, query, sort) for h in page]
 
     def delete_incident(self, incident_id: str) -> None:
-        with self._errors(), suppress(NotFoundError):
-            self.es.delete(index=self.incidents_index, id=incident_id, refresh=True)
+        self._delete(self.incidents_index, incident_id)
 
     # Search -------------------------------------------------------------------------------------
     def search(
@@ -720,13 +738,9 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         }
 
     def get_subscription(self, subscription_id: str) -> Subscription | None:
-        with self._errors():
-            try:
-                found = self.es.get(
-                    index=self.subscriptions_index, id=subscription_id, source_includes=["payload"]
-                )
-            except NotFoundError:
-                return None
+        found = self._get(self.subscriptions_index, subscription_id, source_includes=["payload"])
+        if found is None:
+            return None
         return from_json(Subscription, found["_source"]["payload"])
 
     def list_subscriptions(self) -> list[Subscription]:
@@ -737,8 +751,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         return sorted(found, key=lambda s: (s.created_at, s.id))
 
     def delete_subscription(self, subscription_id: str) -> None:
-        with self._errors(), suppress(NotFoundError):
-            self.es.delete(index=self.subscriptions_index, id=subscription_id, refresh=True)
+        self._delete(self.subscriptions_index, subscription_id)
 
     def match_subscriptions(self, article: AnalysedArticle) -> list[Subscription]:
         candidates = [s for s in self.list_subscriptions() if passing_claims(s, article, self.kb)]
@@ -781,11 +794,8 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
     def _written_by(self, index: str, doc_id: str, field: str, token: str) -> bool:
         """Whether the document holds our token: the client retries a `create` that timed out
         (retry_on_timeout), and when the first try had landed, the retry conflicts with our own write."""
-        try:
-            found = self.es.get(index=index, id=doc_id, source_includes=[field])
-        except NotFoundError:
-            return False
-        return found["_source"].get(field) == token
+        found = self._get(index, doc_id, source_includes=[field])
+        return found is not None and found["_source"].get(field) == token
 
     def list_alerts(self, subscription_id: str | None = None, limit: int = 100) -> list[Alert]:
         query = {"term": {"subscription_id": subscription_id}} if subscription_id else {"match_all": {}}
@@ -836,8 +846,7 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         return [from_json(DeadLetter, h["_source"]["payload"]) for page in pages for h in page]
 
     def delete_dead_letter(self, letter_id: str) -> None:
-        with self._errors(), suppress(NotFoundError):
-            self.es.delete(index=self.dead_letters_index, id=letter_id, refresh=True)
+        self._delete(self.dead_letters_index, letter_id)
 
     # Coordination -------------------------------------------------------------------------------
     @contextmanager
@@ -875,9 +884,8 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
                 return created["_seq_no"], created["_primary_term"]
             except ConflictError:
                 pass
-            try:
-                found = self.es.get(index=self.locks_index, id=lock_id)
-            except NotFoundError:
+            found = self._get(self.locks_index, lock_id)
+            if found is None:
                 return None  # released meanwhile
             held = found["_seq_no"], found["_primary_term"]
             if found["_source"].get("owner") == owner:  # our create, retried after a timeout
@@ -888,10 +896,8 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
         return None
 
     def _delete_lock(self, lock_id: str, held: tuple[int, int]) -> None:
-        with suppress(ConflictError, NotFoundError):  # no longer the lock we read: not ours to delete
-            self.es.delete(
-                index=self.locks_index, id=lock_id, refresh=True, if_seq_no=held[0], if_primary_term=held[1]
-            )
+        with suppress(ConflictError):  # no longer the lock we read: not ours to delete
+            self._delete(self.locks_index, lock_id, if_seq_no=held[0], if_primary_term=held[1])
 
     # Reindex ------------------------------------------------------------------------------------
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
@@ -1219,7 +1225,7 @@ def _store_error(exc: ApiError, url: str) -> Exception:
     if isinstance(exc, ConflictError):
         return exc
     if isinstance(exc, NotFoundError):
-        if not (isinstance(exc.body, dict) and "error" in exc.body):  # {"found": false}, not_found
+        if _no_such_document(exc):
             return exc
         return StoreError(
             f"Elasticsearch at {url} lacks an index or alias ({exc.error}): {exc}; a restart creates "
@@ -1228,6 +1234,12 @@ def _store_error(exc: ApiError, url: str) -> Exception:
     if 400 <= exc.status_code < 500:
         return StoreRejected(f"Elasticsearch refused the request ({exc.error}): {exc}")
     return StoreError(f"Elasticsearch failed: {exc}")
+
+
+def _no_such_document(exc: NotFoundError) -> bool:
+    """A 404 about the document ({"found": false}, {"result": "not_found"}), not about its index
+    ({"error": {"type": "index_not_found_exception"}})."""
+    return not (isinstance(exc.body, dict) and "error" in exc.body)
 
 
 def _subscription_mappings() -> dict[str, Any]:

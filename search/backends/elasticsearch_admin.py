@@ -5,11 +5,10 @@ on first use with strict mappings; the payload is the record's JSON, as in the o
 from __future__ import annotations
 
 import time
-from contextlib import suppress
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from elasticsearch import BadRequestError, NotFoundError
+from elasticsearch import BadRequestError
 
 from search.backends.admin import ApiToken, Correction
 from shellwatch.domain import from_json, to_json
@@ -34,13 +33,15 @@ ADMIN_INDICES: dict[str, dict[str, Any]] = {
 
 
 class ElasticsearchAdminMixin:
-    """Needs the store's `es` client, `prefix`, `_errors()` and `_pages(index, query, sort, source)`."""
+    """Needs the store's `es` client, `prefix`, `_errors()`, `_get(index, id)` and
+    `_pages(index, query, sort, source)`."""
 
     _admin_ready = False
     if TYPE_CHECKING:
         es: Elasticsearch
         prefix: str
         _errors: Callable[[], AbstractContextManager[None]]
+        _get: Callable[..., dict[str, Any] | None]
         _pages: Callable[..., Iterator[list[dict[str, Any]]]]
 
     def _admin_index(self, name: str) -> str:
@@ -70,12 +71,8 @@ class ElasticsearchAdminMixin:
 
     def get_api_token(self, token_id: str) -> ApiToken | None:
         index = self._admin_index("api-tokens")
-        with self._errors():
-            try:
-                found = self.es.get(index=index, id=token_id)
-            except NotFoundError:
-                return None
-        return from_json(ApiToken, found["_source"]["payload"])
+        found = self._get(index, token_id)
+        return None if found is None else from_json(ApiToken, found["_source"]["payload"])
 
     def list_api_tokens(self) -> list[ApiToken]:
         index = self._admin_index("api-tokens")
@@ -91,9 +88,9 @@ class ElasticsearchAdminMixin:
             "seq": time.time_ns(),
             "payload": to_json(correction),
         }
+        if (saved := self._get(index, correction.id)) is not None:  # keep the order it was first made in
+            document["seq"] = saved["_source"]["seq"]
         with self._errors():
-            with suppress(NotFoundError):  # keep the original order when a correction is saved again
-                document["seq"] = self.es.get(index=index, id=correction.id)["_source"]["seq"]
             self.es.index(index=index, id=correction.id, document=document, refresh=True)
 
     def list_corrections(self, article_id: str | None = None) -> list[Correction]:

@@ -570,6 +570,11 @@ def test_emulator_a_missing_index_is_a_store_error(emulated: ElasticsearchStore)
     emulated.es.indices.delete(index=",".join(emulated.es.indices.get_alias(name=emulated.read_alias)))
     with pytest.raises(StoreError, match="lacks an index or alias"):
         emulated.count_articles()
+    with pytest.raises(StoreError, match="lacks an index or alias"):
+        emulated.get_article("any")  # not None, as if the article did not exist
+    emulated.es.indices.delete(index=emulated.incidents_index)
+    with pytest.raises(StoreError, match="lacks an index or alias"):
+        emulated.delete_incident("any")
 
 
 def test_emulator_a_document_elasticsearch_refuses_is_permanent(emulated: ElasticsearchStore) -> None:
