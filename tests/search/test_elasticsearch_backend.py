@@ -1,10 +1,17 @@
-"""What only the Elasticsearch backend has: the start-up probe, aliases and the reindex swap, bulk
-failures reported per document. The version probe runs against real HTTP servers; the rest runs on
-the noida-db emulator (see emulator.py: never proof of real Elasticsearch behaviour)."""
+"""What only the Elasticsearch backend has: the start-up probe, aliases and the reindex swap and
+catch-up, schema migrations, exactly-once creates under client retries, the incident lock, bulk and
+error handling.
+
+Legs: the noida-db emulator always (see emulator.py: never proof of real Elasticsearch behaviour),
+and a real Elasticsearch 9 when ELASTICSEARCH_URL is set (`-m elasticsearch`), skipped visibly
+otherwise. What the emulator cannot show (percolation) runs on the real leg only, and says so. The
+version probe, bulk rejections and an unavailable cluster run against small HTTP servers that
+answer as Elasticsearch would."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -12,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
 
 import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
@@ -33,7 +41,7 @@ from search.backends.base import (
 )
 from search.backends.elasticsearch import ElasticsearchStore
 from search.results import BulkResult
-from shellwatch.domain import Alert, AnalysedArticle, Subscription, alert_id
+from shellwatch.domain import Alert, AnalysedArticle, ClaimType, Subscription, alert_id
 from tests.search.conftest import make_article, make_claim
 from tests.support.servers import free_port
 from workers.reliability import FailureKind, classify
@@ -95,11 +103,27 @@ def test_wrong_major_version_is_a_capability_error(emulator_url: str) -> None:
         ElasticsearchStore(emulator_url, prefix="x")
 
 
-@pytest.fixture
-def emulated(emulator_url: str, kb) -> Iterator[ElasticsearchStore]:
+class Cluster(NamedTuple):
+    url: str
+    store: type[ElasticsearchStore]
+
+
+@pytest.fixture(params=["emulator", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
+def cluster(request: pytest.FixtureRequest) -> Cluster:
+    """The noida-db emulator always; a real Elasticsearch 9 when ELASTICSEARCH_URL is set."""
+    if request.param == "elasticsearch":
+        url = os.environ.get("ELASTICSEARCH_URL")
+        if not url:
+            pytest.skip("ELASTICSEARCH_URL is not set (start one with `docker compose up elasticsearch`)")
+        return Cluster(url, ElasticsearchStore)
     from tests.search.emulator import EmulatedElasticsearchStore
 
-    store = EmulatedElasticsearchStore(emulator_url, prefix=f"test-{uuid.uuid4().hex[:10]}", kb=kb)
+    return Cluster(request.getfixturevalue("emulator_url"), EmulatedElasticsearchStore)
+
+
+@pytest.fixture
+def es_store(cluster: Cluster, kb) -> Iterator[ElasticsearchStore]:
+    store = cluster.store(cluster.url, prefix=f"test-{uuid.uuid4().hex[:10]}", kb=kb)
     try:
         yield store
     finally:
@@ -107,59 +131,56 @@ def emulated(emulator_url: str, kb) -> Iterator[ElasticsearchStore]:
         store.close()
 
 
-def test_emulator_reindex_swaps_both_aliases_to_a_new_index(emulated: ElasticsearchStore) -> None:
-    emulated.upsert_articles(
+def test_reindex_swaps_both_aliases_to_a_new_index(es_store: ElasticsearchStore) -> None:
+    es_store.upsert_articles(
         [make_article(f"零一萬物 story {i}", "text", url=f"https://x.example/{i}") for i in range(3)]
     )
-    before = set(emulated.es.indices.get_alias(name=emulated.read_alias))
-    assert set(emulated.es.indices.get_alias(name=emulated.write_alias)) == before
-    assert emulated.reindex() == 3
-    after = set(emulated.es.indices.get_alias(name=emulated.read_alias))
+    before = set(es_store.es.indices.get_alias(name=es_store.read_alias))
+    assert set(es_store.es.indices.get_alias(name=es_store.write_alias)) == before
+    assert es_store.reindex() == 3
+    after = set(es_store.es.indices.get_alias(name=es_store.read_alias))
     assert after and after != before
-    assert emulated.es.indices.get_alias(name=emulated.write_alias) == {
-        index: {"aliases": {emulated.write_alias: {"is_write_index": True}}} for index in after
+    assert es_store.es.indices.get_alias(name=es_store.write_alias) == {
+        index: {"aliases": {es_store.write_alias: {"is_write_index": True}}} for index in after
     }
-    assert not emulated.es.indices.exists(index=",".join(before))
-    assert emulated.search("零一万物").total == 3
+    assert not es_store.es.indices.exists(index=",".join(before))
+    assert es_store.search("零一万物").total == 3
 
 
-def test_emulator_reopening_keeps_the_indices(emulated: ElasticsearchStore, kb) -> None:
-    from tests.search.emulator import EmulatedElasticsearchStore
-
-    emulated.upsert_article(make_article("kept", "text"))
-    with EmulatedElasticsearchStore(emulated.url, prefix=emulated.prefix, kb=kb) as again:
+def test_reopening_keeps_the_indices(es_store: ElasticsearchStore, kb) -> None:
+    es_store.upsert_article(make_article("kept", "text"))
+    with type(es_store)(es_store.url, prefix=es_store.prefix, kb=kb) as again:
         assert again.count_articles() == 1
 
 
-def test_emulator_bulk_reports_documents_elasticsearch_rejects(emulated: ElasticsearchStore) -> None:
+def test_bulk_reports_documents_elasticsearch_rejects(es_store: ElasticsearchStore) -> None:
     good = make_article("good", "text")
     actions = [
-        {"_index": emulated.write_alias, "_id": good.id, "_source": emulated._article_doc(good)},
+        {"_index": es_store.write_alias, "_id": good.id, "_source": es_store._article_doc(good)},
         {
-            "_index": emulated.write_alias,
+            "_index": es_store.write_alias,
             "_id": "bad",
             "_source": {"id": "bad", "published_at": "not a date"},
         },
     ]
     result = BulkResult()
-    emulated._bulk(actions, result)
+    es_store._bulk(actions, result)
     assert result.indexed == 1 and list(result.failures) == ["bad"]
-    assert emulated.count_articles() == 1
+    assert es_store.count_articles() == 1
 
 
-def test_emulator_processes_starting_together_share_one_articles_index(emulator_url: str, kb) -> None:
+def test_processes_starting_together_share_one_articles_index(cluster: Cluster, kb) -> None:
     # Two processes that both saw "no alias" yet: each creates the first index. With a fixed name
     # the second create is a no-op; timestamped names left two indices and no write index.
     from search.backends.elasticsearch import get_es_client
-    from tests.search.emulator import EmulatedElasticsearchStore
 
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     stores = []
     try:
         for _ in range(2):
-            client = get_es_client(emulator_url)
+            client = get_es_client(cluster.url)
             client.indices.exists_alias = lambda **_: False  # type: ignore[method-assign]
-            stores.append(EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb, client=client))
+            stores.append(cluster.store(cluster.url, prefix=prefix, kb=kb, client=client))
         first, second = stores
         aliases = first.es.indices.get_alias(name=f"{prefix}-articles*")
         assert list(aliases) == [f"{prefix}-articles-000001"]
@@ -198,38 +219,36 @@ def _create_retried_after_timeout(store: ElasticsearchStore) -> None:
     store.es.create = twice  # type: ignore[method-assign]
 
 
-def test_emulator_record_alert_survives_a_retried_create(emulated: ElasticsearchStore) -> None:
+def test_record_alert_survives_a_retried_create(es_store: ElasticsearchStore) -> None:
     alert = make_alert()
-    _create_retried_after_timeout(emulated)
-    assert emulated.record_alert(alert) is True
-    assert emulated.record_alert(alert) is False
-    assert [a.id for a in emulated.list_alerts()] == [alert.id]
+    _create_retried_after_timeout(es_store)
+    assert es_store.record_alert(alert) is True
+    assert es_store.record_alert(alert) is False
+    assert [a.id for a in es_store.list_alerts()] == [alert.id]
 
 
-def test_emulator_start_adds_new_fields_to_existing_indices(emulator_url: str, kb) -> None:
+def test_start_adds_new_fields_to_existing_indices(cluster: Cluster, kb) -> None:
     # An alerts index made by an earlier version (no `attempt` field, strict mapping) must take the
     # new field at start, or every record_alert fails with strict_dynamic_mapping_exception.
     from search.backends.elasticsearch import UNINDEXED, get_es_client
-    from tests.search.emulator import EmulatedElasticsearchStore
 
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     old = {"subscription_id": {"type": "keyword"}, "seq": {"type": "long"}, "payload": UNINDEXED}
-    with get_es_client(emulator_url) as client:
+    with get_es_client(cluster.url) as client:
         client.indices.create(index=f"{prefix}-alerts", mappings={"dynamic": "strict", "properties": old})
-    with EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb) as store:
+    with cluster.store(cluster.url, prefix=prefix, kb=kb) as store:
         try:
             assert store.record_alert(make_alert()) is True
         finally:
             store.drop_everything()
 
 
-def test_emulator_reindex_brings_an_old_index_to_the_current_analyser(
-    emulator_url: str, kb, caplog: pytest.LogCaptureFixture
+def test_reindex_brings_an_old_index_to_the_current_analyser(
+    cluster: Cluster, kb, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A cluster set up before possessive_english: the live index keeps its analyser (settings of
     # an open index cannot change), start-up says to reindex, and reindex() applies the new one.
     from search.backends.elasticsearch import ARTICLE_PROPERTIES, get_es_client
-    from tests.search.emulator import EmulatedElasticsearchStore
 
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     old_analysis = {
@@ -242,14 +261,14 @@ def test_emulator_reindex_brings_an_old_index_to_the_current_analyser(
         },
         "normalizer": {"lower": {"type": "custom", "filter": ["lowercase"]}},
     }
-    with get_es_client(emulator_url) as client:
+    with get_es_client(cluster.url) as client:
         client.indices.create(
             index=f"{prefix}-articles-1",
             settings={"analysis": old_analysis},
             mappings={"dynamic": "strict", "properties": ARTICLE_PROPERTIES},
             aliases={f"{prefix}-articles": {}, f"{prefix}-articles-write": {}},
         )
-    with EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb) as store:
+    with cluster.store(cluster.url, prefix=prefix, kb=kb) as store:
         try:
             assert f"event=reindex-needed indices={prefix}-articles-1 " in caplog.text
             article = make_article("OpenAI's new model", "text")
@@ -258,7 +277,7 @@ def test_emulator_reindex_brings_an_old_index_to_the_current_analyser(
             assert store.reindex() == 1
             assert [a.id for a in (h.article for h in store.search("openai").hits)] == [article.id]
             caplog.clear()
-            with EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb):
+            with cluster.store(cluster.url, prefix=prefix, kb=kb):
                 assert "reindex-needed" not in caplog.text
         finally:
             store.drop_everything()
@@ -276,93 +295,87 @@ def _during_reindex(store: ElasticsearchStore, after_swap: Callable[[], None]) -
     store.es.indices.update_aliases = then  # type: ignore[method-assign]
 
 
-def test_emulator_reindex_catch_up_never_overwrites_a_newer_write(emulated: ElasticsearchStore) -> None:
+def test_reindex_catch_up_never_overwrites_a_newer_write(es_store: ElasticsearchStore) -> None:
     def version(n: int, url: str) -> AnalysedArticle:
         return make_article(f"version {n}", "text", url=url)
 
     updated_twice = version(1, "https://x.example/twice")
     updated_once = version(1, "https://x.example/once")
-    emulated.upsert_articles([updated_twice, updated_once])
+    es_store.upsert_articles([updated_twice, updated_once])
     born_during_copy = version(1, "https://x.example/born")
 
     def during_copy(_: int) -> None:  # the write alias still points at the old index
-        emulated.upsert_articles(
+        es_store.upsert_articles(
             [version(2, "https://x.example/twice"), version(2, "https://x.example/once"), born_during_copy]
         )
 
-    _during_reindex(emulated, lambda: emulated.upsert_article(version(3, "https://x.example/twice")))
-    indexed = emulated.reindex(progress=during_copy)
+    _during_reindex(es_store, lambda: es_store.upsert_article(version(3, "https://x.example/twice")))
+    indexed = es_store.reindex(progress=during_copy)
 
     def title(article: AnalysedArticle) -> str:
-        found = emulated.get_article(article.id)
+        found = es_store.get_article(article.id)
         assert found is not None
         return found.article.title
 
     assert title(updated_twice) == "version 3"  # the live write after the swap, not the stale v2
     assert title(updated_once) == "version 2"
     assert title(born_during_copy) == "version 1"
-    assert emulated.count_articles() == indexed == 3
+    assert es_store.count_articles() == indexed == 3
 
 
-def test_emulator_reindex_keeps_the_old_index_when_the_catch_up_fails(
-    emulated: ElasticsearchStore,
+def test_reindex_keeps_the_old_index_when_the_catch_up_fails(
+    es_store: ElasticsearchStore,
 ) -> None:
-    emulated.upsert_article(make_article("before", "text"))
-    old = set(emulated.es.indices.get_alias(name=emulated.read_alias))
+    es_store.upsert_article(make_article("before", "text"))
+    old = set(es_store.es.indices.get_alias(name=es_store.read_alias))
     written_during_copy = make_article("during the copy", "text")
 
     def unindexable_after_swap() -> None:  # the catch-up's copy of it is refused
-        emulated._article_doc = lambda article: {"id": article.id, "published_at": "not a date"}  # type: ignore[method-assign]
+        es_store._article_doc = lambda article: {"id": article.id, "published_at": "not a date"}  # type: ignore[method-assign]
 
-    _during_reindex(emulated, unindexable_after_swap)
+    _during_reindex(es_store, unindexable_after_swap)
     with pytest.raises(StoreError, match=r"could not be copied.*is kept"):
-        emulated.reindex(progress=lambda _: emulated.upsert_article(written_during_copy))
-    assert emulated.es.indices.exists(index=",".join(old))
-    assert emulated.es.get(index=",".join(old), id=written_during_copy.id)["found"]
+        es_store.reindex(progress=lambda _: es_store.upsert_article(written_during_copy))
+    assert es_store.es.indices.exists(index=",".join(old))
+    assert es_store.es.get(index=",".join(old), id=written_during_copy.id)["found"]
 
 
-def test_emulator_concurrent_reindexes_leave_one_index_behind_the_aliases(
-    emulated: ElasticsearchStore, kb
-) -> None:
-    from tests.search.emulator import EmulatedElasticsearchStore
-
-    emulated.upsert_article(make_article("kept", "text"))
-    old = set(emulated.es.indices.get_alias(name=emulated.read_alias))
-    with EmulatedElasticsearchStore(emulated.url, prefix=emulated.prefix, kb=kb) as other:
+def test_concurrent_reindexes_leave_one_index_behind_the_aliases(es_store: ElasticsearchStore, kb) -> None:
+    es_store.upsert_article(make_article("kept", "text"))
+    old = set(es_store.es.indices.get_alias(name=es_store.read_alias))
+    with type(es_store)(es_store.url, prefix=es_store.prefix, kb=kb) as other:
         other._drop_replaced = lambda *_: None  # type: ignore[method-assign]  # still catching up
-        swap = emulated.es.indices.update_aliases
+        swap = es_store.es.indices.update_aliases
 
         def other_swaps_first(**kwargs):
             other.reindex()
             return swap(**kwargs)
 
-        emulated.es.indices.update_aliases = other_swaps_first  # type: ignore[method-assign]
+        es_store.es.indices.update_aliases = other_swaps_first  # type: ignore[method-assign]
         with pytest.raises(StoreError):
-            emulated.reindex()
-        serving = set(emulated.es.indices.get_alias(name=emulated.read_alias))
+            es_store.reindex()
+        serving = set(es_store.es.indices.get_alias(name=es_store.read_alias))
         assert len(serving) == 1
-        assert set(emulated.es.indices.get_alias(name=emulated.write_alias)) == serving
-        assert set(emulated.es.indices.get(index=f"{emulated.prefix}-articles-*")) == serving | old
-        assert emulated.count_articles() == 1
+        assert set(es_store.es.indices.get_alias(name=es_store.write_alias)) == serving
+        assert set(es_store.es.indices.get(index=f"{es_store.prefix}-articles-*")) == serving | old
+        assert es_store.count_articles() == 1
 
 
 @pytest.fixture
-def second_worker(emulated: ElasticsearchStore, kb) -> Iterator[ElasticsearchStore]:
+def second_worker(es_store: ElasticsearchStore, kb) -> Iterator[ElasticsearchStore]:
     """Another process on the same indices, with a short lock timeout."""
-    from tests.search.emulator import EmulatedElasticsearchStore
-
-    with EmulatedElasticsearchStore(emulated.url, prefix=emulated.prefix, kb=kb, lock_timeout=0.3) as store:
+    with type(es_store)(es_store.url, prefix=es_store.prefix, kb=kb, lock_timeout=0.3) as store:
         yield store
 
 
-def test_emulator_two_workers_breaking_one_stale_lock_do_not_both_hold_it(
-    emulated: ElasticsearchStore, second_worker: ElasticsearchStore
+def test_two_workers_breaking_one_stale_lock_do_not_both_hold_it(
+    es_store: ElasticsearchStore, second_worker: ElasticsearchStore
 ) -> None:
     from search.backends.elasticsearch import stable_id
 
     lock_id = stable_id("lock", "yi-34b")
-    emulated.es.create(
-        index=emulated.locks_index,
+    es_store.es.create(
+        index=es_store.locks_index,
         id=lock_id,
         refresh=True,
         document={"key": "yi-34b", "acquired_at": time.time() - 3600},  # a dead worker's
@@ -374,7 +387,7 @@ def test_emulator_two_workers_breaking_one_stale_lock_do_not_both_hold_it(
         def first_breaks_it_meanwhile(**kwargs):
             stale = get(**kwargs)  # the second worker has read the stale lock...
             if not first_took_it:  # ...when the first one breaks it and takes it
-                first_holds.enter_context(emulated.incident_lock("yi-34b"))
+                first_holds.enter_context(es_store.incident_lock("yi-34b"))
                 first_took_it.append(True)
             return stale
 
@@ -383,30 +396,30 @@ def test_emulator_two_workers_breaking_one_stale_lock_do_not_both_hold_it(
             pass
 
 
-def test_emulator_an_overrunning_holder_does_not_release_the_next_holders_lock(
-    emulated: ElasticsearchStore, second_worker: ElasticsearchStore, monkeypatch: pytest.MonkeyPatch
+def test_an_overrunning_holder_does_not_release_the_next_holders_lock(
+    es_store: ElasticsearchStore, second_worker: ElasticsearchStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import search.backends.elasticsearch as backend
 
-    with emulated.incident_lock("yi-34b"):
+    with es_store.incident_lock("yi-34b"):
         monkeypatch.setattr(backend, "LOCK_STALE_SECONDS", -1)  # the holder overran its lease
         took_over = second_worker.incident_lock("yi-34b")
         took_over.__enter__()
         monkeypatch.undo()
     try:  # the overrunning holder has released: the second worker must still hold the lock
-        emulated.lock_timeout = 0.2
-        with pytest.raises(StoreUnavailable), emulated.incident_lock("yi-34b"):
+        es_store.lock_timeout = 0.2
+        with pytest.raises(StoreUnavailable), es_store.incident_lock("yi-34b"):
             pass
     finally:
         took_over.__exit__(None, None, None)
-    with emulated.incident_lock("yi-34b"):
+    with es_store.incident_lock("yi-34b"):
         pass
 
 
-def test_emulator_incident_lock_survives_a_retried_create(emulated: ElasticsearchStore) -> None:
-    emulated.lock_timeout = 0.3
-    _create_retried_after_timeout(emulated)
-    with emulated.incident_lock("yi-34b"):
+def test_incident_lock_survives_a_retried_create(es_store: ElasticsearchStore) -> None:
+    es_store.lock_timeout = 0.3
+    _create_retried_after_timeout(es_store)
+    with es_store.incident_lock("yi-34b"):
         pass
 
 
@@ -480,21 +493,21 @@ def scripted_bulk(store: ElasticsearchStore, script: list[int | str]) -> Iterato
             store.es = real
 
 
-def test_emulator_bulk_raises_store_unavailable_when_the_cluster_is(emulated: ElasticsearchStore) -> None:
+def test_bulk_raises_store_unavailable_when_the_cluster_is(es_store: ElasticsearchStore) -> None:
     articles = [make_article(f"story {i}", "text", url=f"https://x.example/{i}") for i in range(3)]
-    with scripted_bulk(emulated, [503]), pytest.raises(StoreUnavailable):
-        emulated.upsert_articles(articles)
+    with scripted_bulk(es_store, [503]), pytest.raises(StoreUnavailable):
+        es_store.upsert_articles(articles)
 
 
-def test_emulator_bulk_retries_documents_rejected_with_429(
-    emulated: ElasticsearchStore, monkeypatch: pytest.MonkeyPatch
+def test_bulk_retries_documents_rejected_with_429(
+    es_store: ElasticsearchStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import search.backends.elasticsearch as backend
 
     monkeypatch.setattr(backend, "BULK_BACKOFF_SECONDS", 0.01, raising=False)
     articles = [make_article(f"story {i}", "text", url=f"https://x.example/{i}") for i in range(3)]
-    with scripted_bulk(emulated, ["429-items"]) as requests:
-        result = emulated.upsert_articles(articles)
+    with scripted_bulk(es_store, ["429-items"]) as requests:
+        result = es_store.upsert_articles(articles)
     assert (result.indexed, result.failures) == (3, {})
     assert requests == [3, 3]
 
@@ -566,39 +579,39 @@ def test_a_missing_document_or_a_lost_conflict_reaches_the_caller_as_is() -> Non
     assert _store_error(conflict, "http://es:9200") is conflict
 
 
-def test_emulator_a_missing_index_is_a_store_error(emulated: ElasticsearchStore) -> None:
-    emulated.es.indices.delete(index=",".join(emulated.es.indices.get_alias(name=emulated.read_alias)))
+def test_a_missing_index_is_a_store_error(es_store: ElasticsearchStore) -> None:
+    es_store.es.indices.delete(index=",".join(es_store.es.indices.get_alias(name=es_store.read_alias)))
     with pytest.raises(StoreError, match="lacks an index or alias"):
-        emulated.count_articles()
+        es_store.count_articles()
     with pytest.raises(StoreError, match="lacks an index or alias"):
-        emulated.get_article("any")  # not None, as if the article did not exist
-    emulated.es.indices.delete(index=emulated.incidents_index)
+        es_store.get_article("any")  # not None, as if the article did not exist
+    es_store.es.indices.delete(index=es_store.incidents_index)
     with pytest.raises(StoreError, match="lacks an index or alias"):
-        emulated.delete_incident("any")
+        es_store.delete_incident("any")
 
 
-def test_emulator_a_document_elasticsearch_refuses_is_permanent(emulated: ElasticsearchStore) -> None:
-    emulated._article_doc = lambda article: {"id": article.id, "published_at": "not a date"}  # type: ignore[method-assign]
+def test_a_document_elasticsearch_refuses_is_permanent(es_store: ElasticsearchStore) -> None:
+    es_store._article_doc = lambda article: {"id": article.id, "published_at": "not a date"}  # type: ignore[method-assign]
     with pytest.raises(StoreRejected, match="refused"):
-        emulated.upsert_article(make_article("unindexable", "text"))
+        es_store.upsert_article(make_article("unindexable", "text"))
 
 
-def test_emulator_a_query_over_the_clause_limit_is_a_query_error(emulated: ElasticsearchStore) -> None:
+def test_a_query_over_the_clause_limit_is_a_query_error(es_store: ElasticsearchStore) -> None:
     def refuse(**_: object) -> None:
         raise _api_error(BadRequestError, 400, TOO_MANY_CLAUSES)
 
-    emulated.es.search = refuse  # type: ignore[method-assign]
+    es_store.es.search = refuse  # type: ignore[method-assign]
     with pytest.raises(QueryError, match="too broad"):
-        emulated.search("a* OR b*")
+        es_store.search("a* OR b*")
 
 
-def test_emulator_an_unreadable_answer_is_not_reported_as_unreachable(emulated: ElasticsearchStore) -> None:
+def test_an_unreadable_answer_is_not_reported_as_unreachable(es_store: ElasticsearchStore) -> None:
     def garbled(**_: object) -> None:
         raise SerializationError("Unable to deserialize as JSON")
 
-    emulated.es.count = garbled  # type: ignore[method-assign]
+    es_store.es.count = garbled  # type: ignore[method-assign]
     with pytest.raises(StoreError, match="unreadable") as raised:
-        emulated.count_articles()
+        es_store.count_articles()
     assert not isinstance(raised.value, StoreUnavailable)
 
 
@@ -606,12 +619,11 @@ def make_subscription(sub_id: str, query: str | None = None) -> Subscription:
     return Subscription(id=sub_id, name=sub_id, query=query, created_at=datetime(2026, 1, 1, tzinfo=UTC))
 
 
-def test_emulator_reindex_moves_a_plain_subscriptions_index_behind_an_alias(emulator_url: str, kb) -> None:
+def test_reindex_moves_a_plain_subscriptions_index_behind_an_alias(cluster: Cluster, kb) -> None:
     # A cluster from before: `<prefix>-subscriptions` is a plain index with the old analyser and
     # without the newest article fields. Start-up adds the fields (a percolated article must fit
     # the strict mapping); reindex rebuilds it with the current analyser behind an alias.
     from search.backends.elasticsearch import ANALYSIS, SUBSCRIPTION_PROPERTIES, get_es_client
-    from tests.search.emulator import EmulatedElasticsearchStore
 
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     legacy = f"{prefix}-subscriptions"
@@ -619,13 +631,13 @@ def test_emulator_reindex_moves_a_plain_subscriptions_index_behind_an_alias(emul
     old_analysis = {k: v for k, v in ANALYSIS.items() if k != "filter"} | {
         "analyzer": {"shellwatch_text": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}}
     }
-    with get_es_client(emulator_url) as client:
+    with get_es_client(cluster.url) as client:
         client.indices.create(
             index=legacy,
             settings={"analysis": old_analysis},
             mappings={"dynamic": "strict", "properties": old_properties},
         )
-    with EmulatedElasticsearchStore(emulator_url, prefix=prefix, kb=kb) as store:
+    with cluster.store(cluster.url, prefix=prefix, kb=kb) as store:
         try:
             assert (
                 "claim_depths" in store.es.indices.get_mapping(index=legacy)[legacy]["mappings"]["properties"]
@@ -652,11 +664,11 @@ def test_emulator_reindex_moves_a_plain_subscriptions_index_behind_an_alias(emul
             store.drop_everything()
 
 
-def test_emulator_a_subscription_saved_during_the_rebuild_is_refused_not_lost(
-    emulated: ElasticsearchStore, second_worker: ElasticsearchStore
+def test_a_subscription_saved_during_the_rebuild_is_refused_not_lost(
+    es_store: ElasticsearchStore, second_worker: ElasticsearchStore
 ) -> None:
-    emulated.save_subscription(make_subscription("s1"))
-    subscription_doc = emulated._subscription_doc
+    es_store.save_subscription(make_subscription("s1"))
+    subscription_doc = es_store._subscription_doc
     refused = []
 
     def while_copying(subscription: Subscription) -> dict:
@@ -665,27 +677,44 @@ def test_emulator_a_subscription_saved_during_the_rebuild_is_refused_not_lost(
         refused.append(raised.value)
         return subscription_doc(subscription)
 
-    emulated._subscription_doc = while_copying  # type: ignore[method-assign]
-    emulated.reindex()
+    es_store._subscription_doc = while_copying  # type: ignore[method-assign]
+    es_store.reindex()
     assert refused
     second_worker.save_subscription(make_subscription("s2"))  # the retry
-    assert [s.id for s in emulated.list_subscriptions()] == ["s1", "s2"]
+    assert [s.id for s in es_store.list_subscriptions()] == ["s1", "s2"]
 
 
-def test_emulator_a_failed_subscriptions_rebuild_leaves_the_old_index_serving(
-    emulated: ElasticsearchStore,
+def test_a_failed_subscriptions_rebuild_leaves_the_old_index_serving(
+    es_store: ElasticsearchStore,
 ) -> None:
-    emulated.save_subscription(make_subscription("s1"))
-    before = set(emulated.es.indices.get_alias(name=emulated.subscriptions_index))
+    es_store.save_subscription(make_subscription("s1"))
+    before = set(es_store.es.indices.get_alias(name=es_store.subscriptions_index))
 
     def broken(subscription: Subscription) -> dict:
         raise QueryError("no longer parses")
 
-    emulated._subscription_doc = broken  # type: ignore[method-assign]
+    es_store._subscription_doc = broken  # type: ignore[method-assign]
     with pytest.raises(StoreError, match="subscriptions were not.*no longer parses"):
-        emulated.reindex()
-    assert set(emulated.es.indices.get_alias(name=emulated.subscriptions_index)) == before
-    del emulated._subscription_doc
-    emulated.save_subscription(make_subscription("s2"))  # not left write-blocked
-    assert [s.id for s in emulated.list_subscriptions()] == ["s1", "s2"]
-    assert len(emulated.es.indices.get(index=f"{emulated.subscriptions_index}-*")) == 1
+        es_store.reindex()
+    assert set(es_store.es.indices.get_alias(name=es_store.subscriptions_index)) == before
+    del es_store._subscription_doc
+    es_store.save_subscription(make_subscription("s2"))  # not left write-blocked
+    assert [s.id for s in es_store.list_subscriptions()] == ["s1", "s2"]
+    assert len(es_store.es.indices.get(index=f"{es_store.subscriptions_index}-*")) == 1
+
+
+def test_percolation_analyses_possessives_like_search(es_store: ElasticsearchStore) -> None:
+    from tests.search.emulator import EmulatedElasticsearchStore
+
+    if isinstance(es_store, EmulatedElasticsearchStore):
+        pytest.skip("emulator: noida-db has no percolate query (runs with ELASTICSEARCH_URL)")
+    es_store.save_subscription(make_subscription("openai", "OpenAI"))
+    article = make_article(
+        "Startup’s chatbot is a thin wrapper around OpenAI’s API",
+        "Analysts say the product only forwards requests.",
+        claims=[make_claim(None, ClaimType.API_WRAPPER, subject_name="FooChat", obj="openai")],
+        mentions=[],
+    )
+    assert [s.id for s in es_store.match_subscriptions(article)] == ["openai"]
+    es_store.reindex()  # the rebuilt percolator index analyses the same way
+    assert [s.id for s in es_store.match_subscriptions(article)] == ["openai"]
