@@ -13,8 +13,8 @@ Indices (all named `<prefix>-…`, ELASTICSEARCH_INDEX_PREFIX):
 Text: the same folding as the embedded store (search/text.py: NFKC, lower case, traditional →
 simplified) before indexing, then a built-in analyser (standard tokenizer, cjk_width, lowercase,
 asciifolding, possessive_english, cjk_bigram, porter_stem): Chinese as bigrams, English stemmed
-without possessives, no plugins; an analyser change bumps SCHEMA_VERSION and needs `reindex()`. Highlights are cut in
-Python by the shared Highlighter so both backends mark the same words.
+without possessives, no plugins; an analyser change bumps SCHEMA_VERSION and needs `reindex()`.
+Highlights are cut in Python by the shared Highlighter so both backends mark the same words.
 
 Consistency: single-document writes use `refresh=true` so the pipeline (and the next article's
 incident assignment) sees them at once; news arrive at a few per second, far below where that

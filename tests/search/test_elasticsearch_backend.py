@@ -283,6 +283,11 @@ def test_reindex_brings_an_old_index_to_the_current_analyser(
             store.drop_everything()
 
 
+def unindexable(article: AnalysedArticle) -> dict:
+    """A document the articles mapping refuses."""
+    return {"id": article.id, "published_at": "not a date"}
+
+
 def _during_reindex(store: ElasticsearchStore, after_swap: Callable[[], None]) -> None:
     """Run `after_swap` right after reindex() has moved the aliases, before its catch-up."""
     update_aliases = store.es.indices.update_aliases
@@ -331,7 +336,7 @@ def test_reindex_keeps_the_old_index_when_the_catch_up_fails(
     written_during_copy = make_article("during the copy", "text")
 
     def unindexable_after_swap() -> None:  # the catch-up's copy of it is refused
-        es_store._article_doc = lambda article: {"id": article.id, "published_at": "not a date"}  # type: ignore[method-assign]
+        es_store._article_doc = unindexable  # type: ignore[method-assign]
 
     _during_reindex(es_store, unindexable_after_swap)
     with pytest.raises(StoreError, match=r"could not be copied.*is kept"):
@@ -591,7 +596,7 @@ def test_a_missing_index_is_a_store_error(es_store: ElasticsearchStore) -> None:
 
 
 def test_a_document_elasticsearch_refuses_is_permanent(es_store: ElasticsearchStore) -> None:
-    es_store._article_doc = lambda article: {"id": article.id, "published_at": "not a date"}  # type: ignore[method-assign]
+    es_store._article_doc = unindexable  # type: ignore[method-assign]
     with pytest.raises(StoreRejected, match="refused"):
         es_store.upsert_article(make_article("unindexable", "text"))
 
