@@ -1231,6 +1231,8 @@ def _store_error(exc: ApiError, url: str) -> Exception:
             f"Elasticsearch at {url} lacks an index or alias ({exc.error}): {exc}; a restart creates "
             "the indices (check ELASTICSEARCH_INDEX_PREFIX)"
         )
+    if exc.status_code in (401, 403):  # configuration (credentials, privileges), not this request
+        return CapabilityError(f"Elasticsearch at {url} does not let ShellWatch do this: {exc}")
     if 400 <= exc.status_code < 500:
         return StoreRejected(f"Elasticsearch refused the request ({exc.error}): {exc}")
     return StoreError(f"Elasticsearch failed: {exc}")

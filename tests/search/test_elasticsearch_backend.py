@@ -556,6 +556,7 @@ TOO_MANY_CLAUSES = {
         (_api_error(ApiError, 429, {"error": {"type": "es_rejected_execution_exception"}}), StoreUnavailable),
         (_api_error(ApiError, 503, {"error": {"type": "cluster_block_exception"}}), StoreUnavailable),
         (_api_error(ApiError, 403, {"error": {"type": "cluster_block_exception"}}), StoreUnavailable),
+        (_api_error(ApiError, 403, {"error": {"type": "security_exception"}}), CapabilityError),
     ],
 )
 def test_elasticsearch_errors_map_to_store_errors_by_what_a_retry_can_fix(
@@ -568,6 +569,7 @@ def test_elasticsearch_errors_map_to_store_errors_by_what_a_retry_can_fix(
     assert (
         classify(mapped)
         is {
+            CapabilityError: FailureKind.UNEXPECTED,
             StoreRejected: FailureKind.PERMANENT,
             StoreError: FailureKind.TRANSIENT,
             StoreUnavailable: FailureKind.TRANSIENT,
