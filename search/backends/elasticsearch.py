@@ -1256,7 +1256,9 @@ def _iso(moment: datetime | None) -> str:
     assert moment is not None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat pads the year to 4 digits (strftime's %Y does not for years < 1000 on glibc), as
+    # the strict_date_optional_time format of the date fields requires.
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _load_article(payload: str) -> AnalysedArticle:

@@ -725,3 +725,11 @@ def test_percolation_analyses_possessives_like_search(es_store: ElasticsearchSto
     assert [s.id for s in es_store.match_subscriptions(article)] == ["openai"]
     es_store.reindex()  # the rebuilt percolator index analyses the same way
     assert [s.id for s in es_store.match_subscriptions(article)] == ["openai"]
+
+
+def test_dates_are_sent_in_the_strict_format_of_the_date_fields() -> None:
+    from search.backends.elasticsearch import _iso
+
+    assert _iso(datetime(2023, 11, 14, 8, 30, 5, 123456, tzinfo=UTC)) == "2023-11-14T08:30:05Z"
+    assert _iso(datetime(999, 1, 1, tzinfo=UTC)) == "0999-01-01T00:00:00Z"
+    assert _iso(datetime(2024, 2, 1)) == "2024-02-01T00:00:00Z"  # naive is UTC
