@@ -76,6 +76,15 @@ def _subscribe(settings: Settings, url: str, *, feed_only: bool = False) -> None
         )
 
 
+def _process_through_a_worker(settings: Settings, start_worker):  # noqa: ANN001, ANN202 - conftest's worker
+    """Start a real worker, hand it four ByteDance articles through Redis, wait until they are stored."""
+    worker = start_worker(settings)
+    articles = [make_article(i) for i in range(4)]
+    assert [submit_article(settings, a) for a in articles] == [HandOff.QUEUED] * 4
+    wait_for_articles(settings, len(articles), timeout=40, worker=worker)
+    return worker
+
+
 def _wait_for(condition, timeout: float, message: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -103,10 +112,7 @@ def test_a_failing_webhook_is_retried_on_the_delivery_queue_until_it_succeeds(
 ) -> None:
     settings = multi_settings.model_copy(update={"webhook_allow": ["127.0.0.1"]})
     _subscribe(settings, receiver.url)
-    worker = start_worker(settings)
-    articles = [make_article(i) for i in range(4)]
-    assert [submit_article(settings, a) for a in articles] == [HandOff.QUEUED] * 4
-    wait_for_articles(settings, len(articles), timeout=40, worker=worker)
+    worker = _process_through_a_worker(settings, start_worker)
     with open_store(settings) as store:
         _wait_for(
             lambda: store.list_alerts() and not store.list_deliveries(pending_only=True),
@@ -129,10 +135,7 @@ def test_feed_only_alerts_cost_no_delivery_task(
     settings = multi_settings.model_copy(update={"webhook_allow": ["127.0.0.1"]})
     _subscribe(settings, receiver.url)
     _subscribe(settings, receiver.url, feed_only=True)
-    worker = start_worker(settings)
-    articles = [make_article(i) for i in range(4)]
-    assert [submit_article(settings, a) for a in articles] == [HandOff.QUEUED] * 4
-    wait_for_articles(settings, len(articles), timeout=40, worker=worker)
+    worker = _process_through_a_worker(settings, start_worker)
     with open_store(settings) as store:
         _wait_for(
             lambda: len(receiver.alert_ids) == len(store.list_alerts("bytedance-watch")) > 0,
