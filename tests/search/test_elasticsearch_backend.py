@@ -77,16 +77,21 @@ class Elasticsearch8(BaseHTTPRequestHandler):
                 200,
                 {"name": "es8", "version": {"number": "8.19.7"}, "tagline": "You Know, for Search"},
             )
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("X-Elastic-Product", "Elasticsearch")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        answer_json(self, status, body)
 
     def log_message(self, *_: object) -> None:
         pass
+
+
+def answer_json(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:
+    """Answer as Elasticsearch does: JSON with its product header (the client checks it)."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("X-Elastic-Product", "Elasticsearch")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 def test_an_elasticsearch_8_server_is_a_capability_error() -> None:
@@ -458,13 +463,7 @@ class ScriptedBulk(BaseHTTPRequestHandler):
     do_PUT = do_POST
 
     def _answer(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("X-Elastic-Product", "Elasticsearch")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        answer_json(self, status, body)
 
     def log_message(self, *_: object) -> None:
         pass
