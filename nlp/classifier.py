@@ -282,6 +282,10 @@ class ClaimClassifier:
 
     @classmethod
     def load(cls, directory: Path = MODEL_DIR) -> ClaimClassifier:
+        if not (directory / "meta.json").is_file():
+            raise FileNotFoundError(
+                f"no claim classifier in {directory}: run `make train-nlp` (shellwatch train-nlp)"
+            )
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
         models = {}
         for language in Language:

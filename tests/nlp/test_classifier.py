@@ -138,3 +138,8 @@ def test_first_sentence_relevance(analyzer, text, relevant):
 
 def model_language(text: str) -> Language:
     return Language.ZH if any("\u4e00" <= c <= "\u9fff" for c in text) else Language.EN
+
+
+def test_a_missing_model_says_how_to_build_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make train-nlp"):
+        ClaimClassifier.load(tmp_path)
