@@ -1,22 +1,28 @@
 """The trained claim classifier: which claims a candidate clause makes, of which type and stance.
 
-The rule engine (nlp/claims.py) finds the candidate clauses (a claim cue occurs in them) and reads
-in each its cues, speaker, subject, object and negation: a `ClaimUnit`. This module decides:
+The rule engine (nlp/claims.py) finds the candidate clauses (a claim cue occurs in them, or a
+response follows an allegation) and reads in each its cues, speaker, subject, object and negation:
+a `ClaimUnit`. This module decides, per language, with three spaCy bag-of-words text classifiers
+(`spacy.TextCatBOW.v3`: hashed n-grams, linear, fast):
 
-- *claim type*: a multi-label text classifier (`claim_type`, spaCy `textcat_multilabel`) gives each
-  of the seven types a probability; a type above the threshold is claimed, none above means no
-  claim (history, an explainer, a how-to-tell sentence);
-- *stance*: for each claimed type, an exclusive classifier (`stance`, spaCy `textcat`) over the
-  five stances;
-- the claim's `confidence` is P(type) × P(stance).
+- `claim_type` (`textcat_multilabel`): the probability of each of the seven types in the clause;
+- the candidate claims of a clause: the rules' own types, the other types its cues name when
+  `claim_type` finds them at least `cue_gate` likely (a generic cue such as 套壳 names three),
+  and any type at least `threshold` likely; each is read by the rules (subject, object, speaker,
+  their stance);
+- `claim` (`textcat`, exclusive): for each candidate, the five stances or "none"; a candidate at
+  least `no_claim` likely to be none is dropped, else its stance is the likeliest and the claim's
+  `confidence` that stance's probability;
+- `relevance` (`textcat`): the probability that the document's first sentence (its title) is about
+  provenance, a feature of the relevance model (nlp/relevance.py).
 
-Both are bag-of-words models (`spacy.TextCatBOW.v3`: hashed n-grams, linear, fast) over the folded
-clause with every name replaced by its role (⟨api-model⟩, ⟨open-model⟩, ⟨model⟩, ⟨org⟩, ⟨person⟩,
-⟨unknown⟩: the model learns wording, not incidents), prefixed by what the rules read (cue types,
-negation, stance words, speaker and party, the rules' own type and stance). Chinese is one token per
-character, so n-grams 1–3 are character n-grams; English is words, n-grams 1–2. One pipeline per
-language (`spacy.blank`), trained by `shellwatch train-nlp` (nlp/training.py) and shipped in
-nlp/data/models/claims/ with the hash of its training data in meta.json.
+The input is the folded clause with every name replaced by its role (⟨api-model⟩, ⟨open-model⟩,
+⟨model⟩, ⟨org⟩, ⟨person⟩, ⟨unknown⟩: the model learns wording, not incidents), after tokens for
+what the rules read (cue types, stance words, negation, speaker, the rules' claims, and for a
+candidate its type crossed with the object's and subject's kind, the speaker's party and the type
+probability). Chinese is one token per character, so the n-grams are character n-grams; English is
+words. Trained by `shellwatch train-nlp` (nlp/training.py); shipped in nlp/data/models/claims/ with
+the hash of its training data in meta.json.
 """
 
 from __future__ import annotations
@@ -277,7 +283,6 @@ class ClaimClassifier:
         self.threshold = threshold  # a type at least this probable is a candidate claim
         self.cue_gate = float(meta.get("cue_gate", 0.0))  # a cued type this probable is one too
         self.no_claim = no_claim  # a candidate at least this likely to be no claim is dropped
-        self.min_confidence = float(meta.get("min_confidence", 0.0))  # nor one whose stance is this unsure
         self.meta = meta
 
     @classmethod
@@ -335,8 +340,6 @@ class ClaimClassifier:
                 if scores.pop(NO_CLAIM) >= self.no_claim:
                     continue
                 label, p = max(scores.items(), key=lambda item: item[1])
-                if p < self.min_confidence:
-                    continue
                 claim = found.claim.model_copy(
                     update={"stance": Stance(label), "confidence": round(min(0.99, max(0.01, p)), 2)}
                 )

@@ -7,7 +7,9 @@ Each language has a `spacy.blank` pipeline with the same custom components:
 - `shellwatch_unknown_models`: model names the knowledge base does not know; then all names are
   set as the span group `doc.spans["shellwatch"]` (label ORG / MODEL / PERSON / UNKNOWN_MODEL,
   entity id as `kb_id_`);
-- `shellwatch_claims`: claims from the sentences that carry a claim cue (nlp/claims.py).
+- `shellwatch_claims`: claims from the sentences that carry a claim cue: the rules (nlp/claims.py)
+  find the candidate clauses, the trained classifier (nlp/classifier.py) decides their claims, all
+  clauses of a batch of documents at once, and reads the first sentence for relevance.
 
 The Chinese pipeline tokenises by character (`CharTokenizer`): names are matched on the text, so
 a word segmenter would only cost time, and a segmenter that cuts a name differently in context
@@ -15,7 +17,7 @@ would make a token-based matcher miss it (BENCHMARKS.md has the measurement).
 
 `Analyzer` prepares the input (HTML, garbage, cutting), picks the language, runs the pipeline
 (batched with `nlp.pipe` in `analyze_many`) and builds the article-level `Analysis`: entities,
-claims merged per subject, relevance and event dates.
+claims merged per subject (in a long article only the salient ones), relevance and event dates.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ and subject there, a cue of its type, its speaker or subject written there).
   "none" when the example states no such claim about that subject. Its type-probability feature
   comes from type classifiers trained on the other half of the examples (two folds), as it will
   be on new text.
+- The relevance classifier learns each example's `relevant` from its first sentence.
 
 Training is deterministic (fixed seed and order, CPU; about ten seconds). The model directory's
 meta.json records the SHA-256 of the data files it was trained on; tests/nlp/test_classifier.py
