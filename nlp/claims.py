@@ -401,9 +401,12 @@ class ClaimExtractor:
             lo = bisect.bisect_left(mention_starts, start)
             hi = bisect.bisect_left(mention_starts, end)
             in_sentence = mentions[lo:hi]
+            # The cues of a clause read once: a response check and the clause's own claims share them.
+            cues = None
             response = None
             if last_allegation is not None and index - last_allegation.sentence <= 3:
-                response = self._response(text, folded, start, end, in_sentence, last_allegation, index)
+                cues = self._cues(folded[start:end])
+                response = self._response(text, folded, start, end, in_sentence, last_allegation, index, cues)
                 if response is not None:
                     found.append(response)
             if index in candidates or (response is not None and units is not None):
@@ -413,7 +416,15 @@ class ClaimExtractor:
                     in_sentence = self._with_products(folded, in_sentence, product_mentions[lo:hi], end)
                 carried = last_subject if index - last_subject_sentence <= 3 else None
                 claims, unit = self._sentence_claims(
-                    text, folded, start, end, in_sentence, carried, language, force=response is not None
+                    text,
+                    folded,
+                    start,
+                    end,
+                    in_sentence,
+                    carried,
+                    language,
+                    force=response is not None,
+                    cues=cues,
                 )
                 if unit is not None and units is not None:
                     unit.index = index
@@ -480,11 +491,12 @@ class ClaimExtractor:
         mentions: list[Mention],
         allegation: FoundClaim,
         index: int,
+        cues: SentenceCues,
     ) -> FoundClaim | None:
         """A denial or admission that answers the allegation of a sentence just before without
-        naming its mechanism again ("此前有用户质疑X是微调的。对此，X官方否认称…")."""
+        naming its mechanism again ("此前有用户质疑X是微调的。对此，X官方否认称…"); `cues`: those of
+        the sentence."""
         sentence = folded[start:end]
-        cues = self._cues(sentence)
         stances = [s for s in (Stance.DENIAL, Stance.ADMISSION) if s in cues.stances]
         if not stances:
             return None
@@ -531,10 +543,12 @@ class ClaimExtractor:
         language: Language,
         *,
         force: bool = False,
+        cues: SentenceCues | None = None,
     ) -> tuple[list[FoundClaim], ClaimUnit | None]:
         sentence = folded[start:end]
         lang = Language.ZH if CJK.search(sentence) else Language.EN
-        cues = self._cues(sentence)
+        if cues is None:
+            cues = self._cues(sentence)
         hits = cues.hits
         # A clause without a cue is a unit for the classifier when it names a party (the response
         # clause of "X被指套壳Llama；X则表示…").
