@@ -211,6 +211,14 @@ def subject_kind(found: FoundClaim, extractor: ClaimExtractor) -> str:
     return f"unknown-word{min(len(name), 5)}"
 
 
+class StringIds(dict):
+    """spaCy's string id of each token, computed once per token."""
+
+    def __missing__(self, token: str) -> int:
+        orth = self[token] = get_string_id(token)
+        return orth
+
+
 @dataclass
 class LanguageModel:
     """The two classifiers of one language. Prediction skips spaCy `Doc`s: building a `Doc` per
@@ -221,11 +229,12 @@ class LanguageModel:
     nlp: SpacyLanguage
     type_labels: list[ClaimType]
     claim_labels: list[str]  # the five stances and "none"
-    _ids: dict[str, int] = field(default_factory=dict, repr=False)
+    _ids: StringIds = field(default_factory=StringIds, repr=False)
 
     def type_scores(self, token_lists: list[list[str]]) -> list[dict[ClaimType, float]]:
-        scores = self._predict(TYPE_PIPE, token_lists)
-        return [dict(zip(self.type_labels, map(float, row), strict=True)) for row in scores]
+        # tolist(): Python floats for a whole array at once, the same values as float() of each.
+        scores = self._predict(TYPE_PIPE, token_lists).tolist()
+        return [dict(zip(self.type_labels, row, strict=True)) for row in scores]
 
     def relevance_scores(self, token_lists: list[list[str]]) -> list[float]:
         """P(relevant) of each document's lede."""
@@ -235,26 +244,21 @@ class LanguageModel:
         return [float(row[index]) for row in self._predict(RELEVANCE_PIPE, token_lists)]
 
     def claim_scores(self, token_lists: list[list[str]]) -> list[dict[str, float]]:
-        scores = self._predict(CLAIM_PIPE, token_lists)
-        return [dict(zip(self.claim_labels, map(float, row), strict=True)) for row in scores]
+        scores = self._predict(CLAIM_PIPE, token_lists).tolist()
+        return [dict(zip(self.claim_labels, row, strict=True)) for row in scores]
 
     def _predict(self, pipe: str, token_lists: list[list[str]]):  # noqa: ANN202 - a numpy array
         # TextCatBOW: with_cpu(extract_ngrams >> sparse_linear) >> with_cpu(activation). The linear
         # layer sums weight × count per key, so repeated keys need no counting (numpy.unique).
         model = self.nlp.get_pipe(pipe).model
         extract, linear = model.layers[0].layers[0].layers
-        ids = self._ids
-        known = ids.get
+        orth_of = self._ids.__getitem__
         orths: list[int] = []
         lengths: list[int] = []
         for tokens in token_lists:
             tokens = tokens or ["⟨empty⟩"]
             lengths.append(len(tokens))
-            for token in tokens:
-                orth = known(token)
-                if orth is None:
-                    orth = ids[token] = get_string_id(token)
-                orths.append(orth)
+            orths.extend(map(orth_of, tokens))
         unigrams = numpy.asarray(orths, dtype="uint64")
         row_of = numpy.repeat(numpy.arange(len(token_lists), dtype="int32"), lengths)
         keys, key_rows = [unigrams], [row_of]
