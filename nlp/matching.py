@@ -70,7 +70,9 @@ class NameMatcher:
                 + trie_regex(names)
                 + ("(?![a-z0-9])" if ends_latin else "")
             )
-        self._pattern = re.compile("|".join(parts)) if parts else None
+        self._pattern = (
+            re.compile(_first_char_gate(self._ids) + "(?:" + "|".join(parts) + ")") if parts else None
+        )
 
     def find(self, text: str, folded: str | None = None) -> list[Mention]:
         if self._pattern is None:
@@ -82,6 +84,23 @@ class NameMatcher:
             entity = self.kb.get(self._ids[match.group()])
             mentions.append(Mention(start, end, text[start:end], entity.id, entity.type, entity.name))
         return mentions
+
+
+def _first_char_gate(names: Iterable[str]) -> str:
+    """A lookahead that fails fast where no name can start: the character there is no name's
+    first, or (for a Latin first character) a word goes on before it. The regex engine tries a
+    pattern at every position of the text; without the gate it walks into every alternative at
+    each one. It only rejects positions where no alternative could match, so the matches are the
+    same."""
+    firsts = {name[0] for name in names}
+    latin = "".join(re.escape(c) for c in sorted(firsts & ASCII_WORD))
+    other = "".join(re.escape(c) for c in sorted(firsts - ASCII_WORD))
+    options = []
+    if latin:
+        options.append(f"(?<![a-z0-9])(?=[{latin}])")
+    if other:
+        options.append(f"(?=[{other}])")
+    return "(?:" + "|".join(options) + ")"
 
 
 def _variants(name: str) -> set[str]:
