@@ -178,7 +178,7 @@ class CueSet:
         found = []
         for index in self._candidates(text):
             label, pattern = self._patterns[index]
-            found.extend((label, match) for match in pattern.finditer(text))
+            found.extend([(label, match) for match in pattern.finditer(text)])
         return found
 
     def search(self, text: str) -> re.Match[str] | None:
