@@ -58,7 +58,9 @@ for _name in (
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
-WORD_TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
+# A word, a number or a punctuation mark with the one space after it (its trailing space), or a
+# run of other whitespace (a token of its own).
+WORD_TOKEN = re.compile(r"(\w+|[^\w\s])( (?!\s))?|(\s+)")
 ENT_LABELS = {EntityType.ORG: "ORG", EntityType.MODEL: "MODEL", EntityType.PERSON: "PERSON"}
 
 
@@ -83,15 +85,9 @@ class WordTokenizer:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        words: list[str] = []
-        spaces: list[bool] = []
-        for piece in WORD_TOKEN.findall(text):
-            # One space after a token is that token's trailing space; other whitespace is a token.
-            if piece == " " and words and not spaces[-1] and not words[-1].isspace():
-                spaces[-1] = True
-            else:
-                words.append(piece)
-                spaces.append(False)
+        pieces = WORD_TOKEN.findall(text)
+        words = [word or blank for word, _, blank in pieces]
+        spaces = [bool(space) for _, space, _ in pieces]
         doc = Doc(self.vocab, words=words, spaces=spaces)
         doc._.sw_text = text
         return doc
