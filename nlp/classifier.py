@@ -50,6 +50,7 @@ LEDE_CHARS = 200
 NO_CLAIM = "none"
 MAX_CLAUSE_CHARS = 400
 WORD = re.compile(r"\w+|[^\w\s]")
+TYPE_ORDER = {claim_type: index for index, claim_type in enumerate(ClaimType)}
 
 
 def mention_role(mention: Mention, extractor: ClaimExtractor) -> str:
@@ -105,7 +106,8 @@ def lede_tokens(
 
 def _words(text: str, lang: Language) -> list[str]:
     if lang is Language.ZH:
-        return [c for c in text if not c.isspace()]
+        # The characters that are not whitespace (str.split splits on what str.isspace calls space).
+        return list("".join(text.split()))
     return WORD.findall(text)
 
 
@@ -331,7 +333,7 @@ class ClaimClassifier:
             ruled = {f.claim.type for f in unit.rule_claims}
             cued = {t for t in candidate_types(unit) if scores.get(t, 0.0) >= self.cue_gate}
             proposed = {t for t, p in scores.items() if p >= self.threshold}
-            for claim_type in sorted(ruled | cued | proposed, key=list(ClaimType).index):
+            for claim_type in sorted(ruled | cued | proposed, key=TYPE_ORDER.__getitem__):
                 found = extractor.unit_claim(unit, claim_type)
                 if found is not None:
                     candidates.append((i, found, scores.get(claim_type, 0.0)))
