@@ -364,9 +364,10 @@ class Analyzer:
         claims = merge_claims(found, self.kb)
         entities = entity_mentions(mentions)
         # A claim about a name the knowledge base does not know makes that name an entity too.
-        known_names = {name_key(e.name) for e in entities}
-        for claim in claims:
-            if claim.subject is None and name_key(claim.subject_name) not in known_names:
+        unlinked = [claim for claim in claims if claim.subject is None]
+        known_names = {name_key(e.name) for e in entities} if unlinked else set()
+        for claim in unlinked:
+            if name_key(claim.subject_name) not in known_names:
                 known_names.add(name_key(claim.subject_name))
                 entities.append(
                     EntityMention(
