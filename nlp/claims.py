@@ -874,18 +874,19 @@ class ClaimExtractor:
         def same(a: Mention, b: Mention | None) -> bool:
             return b is not None and a.start == b.start
 
-        options = [
-            m
-            for m in mentions
-            if m.type is not EntityType.PERSON
-            and not same(m, target)
-            and not any(same(m, s) for s in clause_mentions)
-        ]
+        # Mentions are told apart by where they start.
+        excluded = {m.start for m in clause_mentions}
+        if target is not None:
+            excluded.add(target.start)
+        options = [m for m in mentions if m.type is not EntityType.PERSON and m.start not in excluded]
         options = [m for m in options if not self._in(m, self.lex.venues)] or options
         # An epithet in quotes right before a model's name ("“最强开源模型”Reflection 70B") is no
         # second subject.
+        linked_starts = {n.start for n in options if n.entity_id is not None}
         options = [
-            m for m in options if m.linked or not any(n.linked and 0 <= n.start - m.end <= 1 for n in options)
+            m
+            for m in options
+            if m.entity_id is not None or (m.end not in linked_starts and m.end + 1 not in linked_starts)
         ]
         # The maker of a source named beside it ("阿里巴巴通义千问") is that source.
         sources = [m for m in options if self._is_source(m)]
