@@ -146,6 +146,8 @@ class UnknownModelFinder:
         self._generic_names = frozenset(name_key(word) for word in data["generic_names"])
         self._function_chars = frozenset(data["function_characters"])
         self._reject = re.compile(data["product_reject"])
+        words = sorted(data["leading_words"], key=len, reverse=True)
+        self._leading = re.compile("(?:" + "|".join(map(re.escape, words)) + ")+(?=[\u4e00-\u9fff])")
 
     def find(self, text: str, known: list[Mention]) -> list[Mention]:
         taken = Spans((m.start, m.end) for m in known)
@@ -155,6 +157,9 @@ class UnknownModelFinder:
                 continue
             for match in pattern.finditer(text):
                 start, end = match.span("name")
+                start += len(text[start:end]) - len(text[start:end].lstrip())
+                if "\u4e00" <= text[start] <= "\u9fff" and (lead := self._leading.match(text, start, end)):
+                    start = lead.end()  # 发现星河-34B → 星河-34B
                 surface = text[start:end].strip()
                 if not surface or taken.overlaps(start, end) or not self._plausible(surface):
                     continue

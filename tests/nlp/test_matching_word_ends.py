@@ -1,10 +1,11 @@
-"""A Latin name ends a word; when the longest name does not, the matcher backs off to a shorter one."""
+"""Where names begin and end: a Latin name ends a word (the matcher backs off to a shorter name when
+the longest does not), and an unknown Chinese model name does not swallow the verb before it."""
 
 from __future__ import annotations
 
 import pytest
 
-from nlp.matching import NameMatcher
+from nlp.matching import NameMatcher, UnknownModelFinder
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +29,19 @@ def matcher(kb) -> NameMatcher:  # noqa: ANN001 - the conftest's knowledge base
 )
 def test_names_are_whole_words(matcher: NameMatcher, text: str, expected: list[tuple[str, str]]) -> None:
     assert [(m.surface, m.entity_id) for m in matcher.find(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("有开发者发现星河-34B模型沿用了Llama的架构。", ["星河-34B"]),
+        ("網友質疑這款康語-13B套殼，稱對智投-7B也一樣。", ["康語-13B", "智投-7B"]),
+        ("有道-7B和用友-13B都是國產模型。", ["有道-7B", "用友-13B"]),  # brands that start with 有 / 用
+    ],
+)
+def test_an_unknown_chinese_name_does_not_swallow_the_verb_before_it(
+    kb, text: str, expected: list[str]
+) -> None:  # noqa: ANN001
+    found = UnknownModelFinder(kb).find(text, NameMatcher(kb).find(text))
+    assert [m.surface for m in found] == expected
+    assert all(text[m.start : m.end] == m.surface for m in found)
