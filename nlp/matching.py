@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -139,35 +139,28 @@ class UnknownModelFinder:
         data = _load_yaml(lexicon_file or LEXICON_DIR / "names.yaml")
         self.kb = kb
         # Each pattern runs only when its cheap `requires` pattern occurs somewhere in the text.
-        self._patterns = [
-            (re.compile(item["requires"]), re.compile(item["pattern"])) for item in data["unknown_models"]
-        ]
+        self._patterns = _gated_patterns(data["unknown_models"])
         self._generic = frozenset(fold(word) for word in data["generic_prefixes"])
         self._generic_names = frozenset(name_key(word) for word in data["generic_names"])
         self._function_chars = frozenset(data["function_characters"])
-        self._reject = re.compile(data["product_reject"])
         words = sorted(data["leading_words"], key=len, reverse=True)
         self._leading = re.compile("(?:" + "|".join(map(re.escape, words)) + ")+(?=[\u4e00-\u9fff])")
 
     def find(self, text: str, known: list[Mention]) -> list[Mention]:
         taken = Spans((m.start, m.end) for m in known)
         found: list[Mention] = []
-        for requires, pattern in self._patterns:
-            if not requires.search(text):
+        for start, end in _name_spans(self._patterns, text):
+            start += len(text[start:end]) - len(text[start:end].lstrip())
+            if "\u4e00" <= text[start] <= "\u9fff" and (lead := self._leading.match(text, start, end)):
+                start = lead.end()  # 发现星河-34B → 星河-34B
+            surface = text[start:end].strip()
+            if not surface or taken.overlaps(start, end) or not self._plausible(surface):
                 continue
-            for match in pattern.finditer(text):
-                start, end = match.span("name")
-                start += len(text[start:end]) - len(text[start:end].lstrip())
-                if "\u4e00" <= text[start] <= "\u9fff" and (lead := self._leading.match(text, start, end)):
-                    start = lead.end()  # 发现星河-34B → 星河-34B
-                surface = text[start:end].strip()
-                if not surface or taken.overlaps(start, end) or not self._plausible(surface):
-                    continue
-                # A size suffix on a known name is that model ("Qwen-72B"), not a new one.
-                if self.kb.resolve(surface) is not None:
-                    continue
-                taken.add(start, end)
-                found.append(Mention(start, end, surface, None, EntityType.MODEL, surface))
+            # A size suffix on a known name is that model ("Qwen-72B"), not a new one.
+            if self.kb.resolve(surface) is not None:
+                continue
+            taken.add(start, end)
+            found.append(Mention(start, end, surface, None, EntityType.MODEL, surface))
         return found
 
     def _plausible(self, surface: str) -> bool:
@@ -194,9 +187,7 @@ class ProductNameFinder:
 
     def __init__(self, lexicon_file: Path | None = None) -> None:
         data = _load_yaml(lexicon_file or LEXICON_DIR / "names.yaml")
-        self._patterns = [
-            (re.compile(item["requires"]), re.compile(item["pattern"])) for item in data["product_names"]
-        ]
+        self._patterns = _gated_patterns(data["product_names"])
         self._stop = frozenset(name_key(word) for word in data["product_stoplist"])
         self._function_chars = frozenset(data["function_characters"])
         self._reject = re.compile(data["product_reject"])
@@ -204,26 +195,37 @@ class ProductNameFinder:
     def find(self, text: str, known: list[Mention]) -> list[Mention]:
         taken = Spans((m.start, m.end) for m in known)
         found: list[Mention] = []
-        for requires, pattern in self._patterns:
-            if not requires.search(text):
+        for start, end in _name_spans(self._patterns, text):
+            surface = text[start:end]
+            key = name_key(surface)
+            if len(key) < 2 or key in self._stop or taken.overlaps(start, end):
                 continue
-            for match in pattern.finditer(text):
-                start, end = match.span("name")
-                surface = text[start:end]
-                key = name_key(surface)
-                if len(key) < 2 or key in self._stop or taken.overlaps(start, end):
-                    continue
-                if not surface.startswith("某") and any(c in self._function_chars for c in surface):
-                    continue  # a phrase (原因是其, 这款模型), not a name
-                if self._reject.search(surface):
-                    continue
-                taken.add(start, end)
-                kind = EntityType.ORG if ORG_SUFFIX.search(surface) else EntityType.MODEL
-                found.append(Mention(start, end, surface, None, kind, surface))
+            if not surface.startswith("某") and any(c in self._function_chars for c in surface):
+                continue  # a phrase (原因是其, 这款模型), not a name
+            if self._reject.search(surface):
+                continue
+            taken.add(start, end)
+            kind = EntityType.ORG if ORG_SUFFIX.search(surface) else EntityType.MODEL
+            found.append(Mention(start, end, surface, None, kind, surface))
         return sorted(found, key=lambda m: m.start)
 
 
 ORG_SUFFIX = re.compile(r"(?:\b(?:AI|Labs|Tech|Inc)|科技|公司|智能)$")
+
+
+def _gated_patterns(items: list[dict]) -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
+    """names.yaml patterns, each with its cheap `requires` pattern."""
+    return [(re.compile(item["requires"]), re.compile(item["pattern"])) for item in items]
+
+
+def _name_spans(
+    patterns: list[tuple[re.Pattern[str], re.Pattern[str]]], text: str
+) -> Iterator[tuple[int, int]]:
+    """The `name` group of every match, running a pattern only when its `requires` occurs in the text."""
+    for requires, pattern in patterns:
+        if requires.search(text):
+            for match in pattern.finditer(text):
+                yield match.span("name")
 
 
 class Spans:
