@@ -273,6 +273,7 @@ def multi_service_latency(
     import redis as redis_client
 
     from tests.support.servers import RedisServer
+    from workers.application import worker_command
     from workers.handoff import submit_article
     from workers.periodic import settings_environment
 
@@ -309,22 +310,9 @@ def multi_service_latency(
     environment["PYTHONPATH"] = str(PACKAGE_ROOT)
     log_file = (directory / "worker.log").open("w")
     worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("celery")),
-            "-A",
-            "workers.app",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--queues",
-            "crawl,analysis,delivery",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        worker_command(
+            str(Path(sys.executable).with_name("celery")), concurrency=2, loglevel="WARNING", quiet=True
+        ),
         cwd=PACKAGE_ROOT,
         env=environment,
         stdout=log_file,

@@ -38,6 +38,7 @@ from search import open_store  # noqa: E402
 from shellwatch.config import Settings, load_settings  # noqa: E402
 from shellwatch.domain import Article, Language  # noqa: E402
 from tests.support.servers import RedisServer  # noqa: E402
+from workers.application import worker_command  # noqa: E402
 from workers.context import close_contexts, process_context  # noqa: E402
 from workers.handoff import submit_article  # noqa: E402
 from workers.periodic import settings_environment  # noqa: E402
@@ -121,20 +122,12 @@ def through_celery(
     environment = settings_environment(settings) | {"PYTHONPATH": str(ROOT)}
     with open(log_path, "w") as log:
         worker = subprocess.Popen(
-            [
+            worker_command(
                 str(Path(sys.executable).with_name("celery")),
-                "-A",
-                "workers.app",
-                "worker",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(processes),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+                concurrency=processes,
+                loglevel="WARNING",
+                quiet=True,
+            ),
             cwd=ROOT,
             env=environment | {"SHELLWATCH_LOG_LEVEL": "WARNING"},
             stdout=log,

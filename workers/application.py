@@ -43,6 +43,21 @@ _PRIORITY_STEPS = (3, 6, 9)  # step 0 is the bare queue name
 UNACKED_KEY = "unacked"
 
 
+def worker_command(
+    celery: str, *, concurrency: int, loglevel: str, hostname: str | None = None, quiet: bool = False
+) -> list[str]:
+    """The `celery worker` command line of a worker process consuming every queue (tests, benchmarks
+    and the end-to-end run start real workers this way); `quiet` drops gossip and mingle, which only
+    slow the start of a single short-lived worker."""
+    command = [celery, "-A", "workers.app", "worker", "--queues", ",".join(QUEUES), "--pool", "prefork"]
+    command += ["--concurrency", str(concurrency), "--loglevel", loglevel]
+    if hostname:
+        command += ["--hostname", hostname]
+    if quiet:
+        command += ["--without-gossip", "--without-mingle"]
+    return command
+
+
 def queue_keys(queue: str) -> list[str]:
     """The Redis lists that hold a queue's waiting messages."""
     return [queue, *(f"{queue}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS)]

@@ -262,6 +262,8 @@ class Run:
             self.services[name] = svc
             return svc
 
+        from workers.application import worker_command
+
         celery = str(VENV_BIN / "celery")
         service(
             "newsroom",
@@ -292,22 +294,12 @@ class Run:
         for index in (1, 2):
             service(
                 f"worker{index}",
-                [
+                worker_command(
                     celery,
-                    "-A",
-                    "workers.app",
-                    "worker",
-                    "-n",
-                    f"e2e-worker{index}@%h",
-                    "--queues",
-                    "crawl,analysis,delivery",
-                    "--pool",
-                    "prefork",
-                    "--concurrency",
-                    str(config.worker_concurrency),
-                    "--loglevel",
-                    "INFO",
-                ],
+                    concurrency=config.worker_concurrency,
+                    loglevel="INFO",
+                    hostname=f"e2e-worker{index}@%h",
+                ),
             )
         service(
             "beat",

@@ -18,6 +18,7 @@ import pytest
 from search import open_store
 from shellwatch.config import Settings
 from tests.support.servers import RedisServer
+from workers.application import worker_command
 from workers.context import close_contexts
 from workers.periodic import settings_environment
 
@@ -57,24 +58,9 @@ class WorkerProcess:
         environment["PYTHONPATH"] = str(ROOT)
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [
-                str(CELERY),
-                "-A",
-                "workers.app",
-                "worker",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(concurrency),
-                "--queues",
-                "crawl,analysis,delivery",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"{name}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            worker_command(
+                str(CELERY), concurrency=concurrency, loglevel="INFO", hostname=f"{name}@%h", quiet=True
+            ),
             cwd=ROOT,
             env=environment,
             stdout=self._log,
