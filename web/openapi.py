@@ -75,7 +75,7 @@ def install_openapi(app: FastAPI, settings: Settings, routers: tuple[APIRouter, 
 
 
 def complete_document(app: FastAPI, settings: Settings, routers: tuple[APIRouter, ...]) -> dict[str, Any]:
-    from web.deps import read_access
+    from web.deps import bearer_scheme, read_access
 
     document = get_openapi(
         title=app.title,
@@ -89,7 +89,7 @@ def complete_document(app: FastAPI, settings: Settings, routers: tuple[APIRouter
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         calls = set(_dependency_calls(route.dependant))
-        token = any(_is_bearer(call) for call in calls)
+        token = bearer_scheme in calls
         open_read = read_access in calls and settings.api_read_open
         for method in route.methods:
             operation = document["paths"][route.path_format].get(method.lower())
@@ -122,9 +122,3 @@ def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         if dependency.call is not None:
             yield dependency.call
         yield from _dependency_calls(dependency)
-
-
-def _is_bearer(call: Callable[..., Any]) -> bool:
-    from web.deps import bearer_scheme
-
-    return call is bearer_scheme
