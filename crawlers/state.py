@@ -5,13 +5,20 @@ under its own key prefix so several crawler processes share it. `claim` is the o
 decides which process fetches a URL: it adds the URL to the seen-set and, when it was new, to the
 pending frontier. `complete` removes it from the frontier once the outcome is final; a killed crawl
 leaves its claimed-but-unfinished URLs pending, and the next run resumes them (`pending`).
+
+In Redis, each process keeps a short-lived liveness key alive from a background thread and records
+itself as the owner of what it claims: another process retakes a pending URL as soon as its owner's
+key has expired (a killed crawler's URLs wait `HEARTBEAT_SECONDS`, not a long lease), and never
+while the owner lives, however slow its fetch.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +29,11 @@ from shellwatch.config import Settings
 from shellwatch.domain import Article, from_json, to_json
 
 REDIS_PREFIX = "shellwatch:crawl:"
-# A pending URL claimed by another live process is left alone for this long before it is retaken.
+# A pending URL claimed by another process is left alone for this long before it is retaken, when
+# that process cannot be asked whether it lives (SQLite, or claims recorded without an owner).
 PENDING_LEASE_SECONDS = 600
+# A Redis crawler process proves it lives by renewing a key of this lifetime every third of it.
+HEARTBEAT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,10 @@ class CrawlState(ABC):
     def pending(self, *, all_of_them: bool) -> list[PendingArticle]:
         """Claimed URLs whose outcome never came (a crawl killed halfway); with `all_of_them` False,
         only those whose lease ran out (other processes may still be working on fresh ones)."""
+
+    @abstractmethod
+    def peek_pending(self) -> list[PendingArticle]:
+        """Every pending URL, taking none of them (for status pages)."""
 
     @abstractmethod
     def validators(self, feed_url: str) -> FeedValidators: ...
@@ -140,6 +154,9 @@ class SqliteCrawlState(CrawlState):
         )
         return [PendingArticle(url, json.loads(payload)) for url, payload in rows]
 
+    def peek_pending(self) -> list[PendingArticle]:
+        return self.pending(all_of_them=True)  # reading the SQLite frontier takes nothing
+
     def validators(self, feed_url: str) -> FeedValidators:
         row = self.db.execute(
             "SELECT etag, last_modified FROM validators WHERE feed_url = ?", (feed_url,)
@@ -199,35 +216,75 @@ class SqliteCrawlState(CrawlState):
 _CLAIM_SCRIPT = """
 if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
   return 1
 end
 return 0
+"""
+
+# Take over a pending URL: only when its owner (if any) no longer lives and nobody took it over
+# since the caller looked (ARGV[4], the owner the caller saw, '' for none).
+_RETAKE_SCRIPT = """
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then
+  return 0
+end
+if (owner or '') ~= ARGV[4] then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
 """
 
 
 class RedisCrawlState(CrawlState):
     """The same state in Redis: one seen-set and frontier for every crawler process."""
 
-    def __init__(self, url: str, prefix: str = REDIS_PREFIX):
+    def __init__(self, url: str, prefix: str = REDIS_PREFIX, heartbeat_seconds: float = HEARTBEAT_SECONDS):
         import redis
 
         self.redis = redis.Redis.from_url(url, decode_responses=True)
         self.prefix = prefix
+        self.owner = uuid.uuid4().hex
+        self.heartbeat_seconds = heartbeat_seconds
+        self._stopped = threading.Event()
+        self._heart: threading.Thread | None = None  # started when this process first owns a URL
+
+    def _own(self) -> None:
+        if self._heart is None:
+            self._beat()
+            self._heart = threading.Thread(target=self._keep_alive, name="crawl-state-heartbeat", daemon=True)
+            self._heart.start()
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
+    def _beat(self) -> None:
+        self.redis.set(self._key("alive", self.owner), "1", px=int(self.heartbeat_seconds * 1000))
+
+    def _keep_alive(self) -> None:
+        while not self._stopped.wait(self.heartbeat_seconds / 3):
+            try:
+                self._beat()
+            except Exception:  # noqa: BLE001 - Redis away for a moment: the next beat tries again
+                continue
+
     def claim(self, url: str, payload: dict[str, Any] | None = None) -> bool:
-        # One script, so a crawler killed between the two writes cannot leave a URL seen but never
+        # One script, so a crawler killed between the writes cannot leave a URL seen but never
         # pending (nobody would ever fetch it).
         entry = json.dumps({"payload": payload or {}, "claimed_at": time.time()}, ensure_ascii=False)
-        return bool(self.redis.eval(_CLAIM_SCRIPT, 2, self._key("seen"), self._key("pending"), url, entry))
+        self._own()
+        keys = (self._key("seen"), self._key("pending"), self._key("owners"))
+        return bool(self.redis.eval(_CLAIM_SCRIPT, 3, *keys, url, entry, self.owner))
 
     def is_seen(self, url: str) -> bool:
         return bool(self.redis.sismember(self._key("seen"), url))
 
     def complete(self, url: str) -> None:
-        self.redis.hdel(self._key("pending"), url)
+        pipe = self.redis.pipeline()
+        pipe.hdel(self._key("pending"), url)
+        pipe.hdel(self._key("owners"), url)
+        pipe.execute()
 
     def retry_later(self, url: str) -> int:
         raw = self.redis.hget(self._key("pending"), url)
@@ -236,22 +293,39 @@ class RedisCrawlState(CrawlState):
         entry = json.dumps({"payload": payload, "claimed_at": 0}, ensure_ascii=False)
         pipe = self.redis.pipeline()
         pipe.hset(self._key("pending"), url, entry)
-        pipe.delete(self._key("lease", url))
+        pipe.hdel(self._key("owners"), url)  # nobody's: due at once for whichever run comes next
         pipe.execute()
         return payload["attempts"]
 
     def pending(self, *, all_of_them: bool) -> list[PendingArticle]:
-        cutoff = time.time() if all_of_them else time.time() - PENDING_LEASE_SECONDS
+        """With `all_of_them` False: the URLs whose owner no longer lives, and those without an
+        owner (a transient failure's, or claimed before owners were recorded) once their lease ran
+        out. The retake script makes this process their owner, so of several resuming processes
+        exactly one takes each URL."""
+        self._own()
+        if all_of_them:  # a run that resumes everything: every pending URL is now this process's
+            entries = self.redis.hgetall(self._key("pending"))
+            if entries:
+                self.redis.hset(self._key("owners"), mapping=dict.fromkeys(entries, self.owner))
+            return [PendingArticle(url, json.loads(raw)["payload"]) for url, raw in entries.items()]
+        cutoff = time.time() - PENDING_LEASE_SECONDS
+        owners = self.redis.hgetall(self._key("owners"))
         found = []
         for url, raw in self.redis.hgetall(self._key("pending")).items():
             entry = json.loads(raw)
-            # SET NX on a lease key: of several resuming processes exactly one retakes the URL.
-            lease = self._key("lease", url)
-            if entry["claimed_at"] <= cutoff and self.redis.set(
-                lease, "1", nx=True, ex=PENDING_LEASE_SECONDS
-            ):
+            owner = owners.get(url, "")
+            if owner == self.owner or (not owner and entry["claimed_at"] > cutoff):
+                continue
+            retaken = self.redis.eval(
+                _RETAKE_SCRIPT, 1, self._key("owners"), url, self._key("alive", ""), self.owner, owner
+            )
+            if retaken:
                 found.append(PendingArticle(url, entry["payload"]))
         return found
+
+    def peek_pending(self) -> list[PendingArticle]:
+        entries = self.redis.hgetall(self._key("pending"))
+        return [PendingArticle(url, json.loads(raw)["payload"]) for url, raw in entries.items()]
 
     def validators(self, feed_url: str) -> FeedValidators:
         raw = self.redis.hget(self._key("validators"), feed_url)
@@ -291,4 +365,12 @@ class RedisCrawlState(CrawlState):
         return from_json(Article, min(matches)[1]) if matches else None
 
     def close(self) -> None:
-        self.redis.close()
+        """Stop the heartbeat and give up liveness at once: what this process leaves pending is
+        retaken by the next process without waiting for its key to expire."""
+        try:
+            if self._heart is not None:
+                self._stopped.set()
+                self._heart.join(timeout=5)
+                self.redis.delete(self._key("alive", self.owner))
+        finally:
+            self.redis.close()

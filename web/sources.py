@@ -119,7 +119,7 @@ def _pending_by_source(settings: Settings) -> dict[str, int] | None:
         return None
     try:
         counts: dict[str, int] = {}
-        for item in state.pending(all_of_them=True):
+        for item in state.peek_pending():
             source = str(item.payload.get("source", "?"))
             counts[source] = counts.get(source, 0) + 1
         return counts

@@ -1,5 +1,6 @@
 """Crawl state, run against both backends: SQLite (embedded) and Redis (shared by crawler processes)."""
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -90,3 +91,42 @@ def test_first_copy_and_update(state: CrawlState) -> None:
     state.remember_article(found, None)  # updating keeps the original fingerprint
     again = state.first_copy(fingerprint)
     assert again is not None and again.also_published_at == ["http://b/2"]
+
+
+def test_peek_takes_nothing(state: CrawlState) -> None:
+    state.claim("http://x/a", {"source": "s"})
+    assert [p.url for p in state.peek_pending()] == ["http://x/a"]
+    assert [p.url for p in state.peek_pending()] == ["http://x/a"]
+
+
+def test_a_killed_crawlers_urls_are_retaken_once_its_heartbeat_stops(redis) -> None:
+    """Another process retakes what a dead crawler claimed within seconds, not after the 600 s
+    lease; it leaves a live crawler's claims alone however old they are, and of two resuming
+    processes only one takes each URL."""
+    killed = RedisCrawlState(redis.url, heartbeat_seconds=0.6)
+    live = RedisCrawlState(redis.url, heartbeat_seconds=0.6)
+    first, second = RedisCrawlState(redis.url), RedisCrawlState(redis.url)
+    try:
+        assert killed.claim("http://x/dead", {"source": "s"})
+        assert live.claim("http://x/busy", {"source": "s"})
+        assert first.pending(all_of_them=False) == []  # both owners live
+        killed._stopped.set()  # the process dies: no more heartbeats, no clean close
+        time.sleep(1.5)  # its key expires; the live one's is renewed every 0.2 s
+        taken = first.pending(all_of_them=False) + second.pending(all_of_them=False)
+        assert [p.url for p in taken] == ["http://x/dead"]
+        assert taken[0].payload == {"source": "s"}
+        assert second.pending(all_of_them=False) == []  # the retaker lives: not taken twice
+    finally:
+        for state in (killed, live, first, second):
+            state.close()
+
+
+def test_a_cleanly_closed_crawlers_leftovers_are_due_at_once(redis) -> None:
+    leaving = RedisCrawlState(redis.url)
+    leaving.claim("http://x/left", {"source": "s"})
+    leaving.close()
+    resuming = RedisCrawlState(redis.url)
+    try:
+        assert [p.url for p in resuming.pending(all_of_them=False)] == ["http://x/left"]
+    finally:
+        resuming.close()
