@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from search.backends.base import QueryError, Store, StoreError, StoreUnavailable
+from search.backends.base import QueryError, Store, StoreError, StoreRejected, StoreUnavailable
 from shellwatch import __version__
 from shellwatch.config import Settings
 
@@ -191,6 +191,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         response = answer(request, 503, f"the store is unavailable, try again shortly: {exc}")
         response.headers["Retry-After"] = "10"
         return response
+
+    @app.exception_handler(StoreRejected)
+    async def store_rejected(request: Request, exc: StoreRejected) -> Response:
+        # The store refused a request the application built (the client's query errors are
+        # QueryError, 400, before the store sees them): a fault here, not worth a retry, so no 503.
+        incident = uuid.uuid4().hex[:12]
+        log.error("event=store-rejected error_id=%s path=%s error=%s", incident, request.url.path, exc)
+        return answer(request, 500, f"the store refused the request (logged as {incident}): {exc}", error_id=incident)
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:

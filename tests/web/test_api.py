@@ -477,3 +477,22 @@ def test_openapi_declares_the_token_scheme(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["components"]["securitySchemes"]["APIToken"]["scheme"] == "bearer"
     assert {"APIToken": []} in spec["paths"]["/api/subscriptions"]["get"]["security"]
+
+
+def test_a_store_refusal_is_a_logged_500_not_a_retry_later(client: TestClient, monkeypatch) -> None:
+    """Only Elasticsearch refuses requests (a mapping or a query it cannot take); the refusal is
+    simulated here by making the store's search raise it. Retrying would be refused again, so the
+    answer is not a 503 with Retry-After."""
+    from search.backends.base import StoreRejected
+
+    store = client.app.state.web.store
+
+    def refuse(*args, **kwargs):
+        raise StoreRejected("Elasticsearch refused the request (search_phase_execution_exception)")
+
+    monkeypatch.setattr(store, "search", refuse)
+    response = client.get("/api/search", params={"q": "Llama"})
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+    body = response.json()
+    assert "refused" in body["detail"] and body["error_id"] in body["detail"]
