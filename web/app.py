@@ -198,7 +198,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         # QueryError, 400, before the store sees them): a fault here, not worth a retry, so no 503.
         incident = uuid.uuid4().hex[:12]
         log.error("event=store-rejected error_id=%s path=%s error=%s", incident, request.url.path, exc)
-        return answer(request, 500, f"the store refused the request (logged as {incident}): {exc}", error_id=incident)
+        return answer(
+            request, 500, f"the store refused the request (logged as {incident}): {exc}", error_id=incident
+        )
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:
