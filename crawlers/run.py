@@ -175,6 +175,9 @@ def _run_here(
     from twisted.internet import defer, reactor, task
 
     process = CrawlerProcess(scrapy_config)
+    # Scrapy's logging defaults set its own logger to DEBUG; with ShellWatch's root handler (no
+    # level of its own) that let every "Crawled (200)" line through whatever SHELLWATCH_LOG_LEVEL says.
+    logging.getLogger("scrapy").setLevel(settings.log_level)
     total = CrawlStats()
     last_polled: dict[str, datetime] = {}
     errors: list[BaseException] = []

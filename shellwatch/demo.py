@@ -9,9 +9,12 @@ URLs) are stable and everything is an upsert; already-seen pages are not fetched
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,10 +64,36 @@ def demo(settings: Settings, then_serve: bool, host: str, port: int, newsroom_po
     # Off a terminal (logs, CI) rich would wrap at 80 columns; the tables read better wider.
     console = Console(width=None if sys.stdout.isatty() else 150)
     console.print(f"[bold]ShellWatch demo[/bold] — state in {settings.data_dir.resolve()}")
-    report = run_demo(settings, newsroom_port=newsroom_port)
+    log_file = settings.ensure_data_dir() / "logs" / "demo.log"
+    console.print(f"Crawling, analysing and indexing the demo newsroom (log: {log_file}) …")
+    with logs_to_file(log_file, settings.log_level):
+        report = run_demo(settings, newsroom_port=newsroom_port)
     print_report(console, report)
     if then_serve:
         serve_web(console, settings, host, port)
+
+
+@contextmanager
+def logs_to_file(path: Path, level: str) -> Iterator[None]:
+    """While the pipeline runs, its log lines (a few per page) go to `path`; the terminal keeps
+    warnings and errors only, so the timeline, alerts and digest that follow are what one reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setLevel(level)
+    to_file.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
+    terminal = [h for h in root.handlers if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr]
+    levels = [h.level for h in terminal]
+    for handler in terminal:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    root.addHandler(to_file)
+    try:
+        yield
+    finally:
+        root.removeHandler(to_file)
+        to_file.close()
+        for handler, old in zip(terminal, levels, strict=True):
+            handler.setLevel(old)
 
 
 def embedded(settings: Settings) -> Settings:
