@@ -8,7 +8,7 @@ silently. Writes are upserts keyed by deterministic ids, deletes tolerate "not f
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 
@@ -23,7 +23,7 @@ from search.results import (
     SearchResult,
     Timeline,
 )
-from shellwatch.domain import Alert, AnalysedArticle, Incident, Subscription
+from shellwatch.domain import Alert, AnalysedArticle, Incident, Stance, Subscription
 
 
 class StoreError(RuntimeError):
@@ -79,6 +79,24 @@ class Store(ABC):
 
     @abstractmethod
     def count_articles(self) -> int: ...
+
+    @abstractmethod
+    def list_articles_with_claims(
+        self,
+        subject: str | None,
+        stances: Collection[Stance],
+        since: datetime,
+        until: datetime,
+        *,
+        name: str = "",
+        exclude_ids: Collection[str] = (),
+        limit: int = 100,
+    ) -> list[AnalysedArticle]:
+        """Articles published in [since, until), oldest first (at most `limit`, ids in `exclude_ids`
+        left out), with a claim of one of `stances` about `subject`: an entity id, a company
+        including its models. With `subject` None, the claim's subject is a name the knowledge base
+        does not know and the article must contain the phrase `name` (title, text or the names
+        found in it). Incident assignment finds back the earlier claims that corroborate a new one."""
 
     # Incidents --------------------------------------------------------------------------------
     @abstractmethod

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -81,7 +81,16 @@ from search.results import (
 )
 from search.text import fold
 from shellwatch.config import Settings
-from shellwatch.domain import Alert, AnalysedArticle, Incident, Subscription, from_json, stable_id, to_json
+from shellwatch.domain import (
+    Alert,
+    AnalysedArticle,
+    Incident,
+    Stance,
+    Subscription,
+    from_json,
+    stable_id,
+    to_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -446,6 +455,51 @@ class ElasticsearchStore(ElasticsearchAdminMixin, Store):
     def count_articles(self) -> int:
         with self._errors():
             return int(self.es.count(index=self.read_alias)["count"])
+
+    def list_articles_with_claims(
+        self,
+        subject: str | None,
+        stances: Collection[Stance],
+        since: datetime,
+        until: datetime,
+        *,
+        name: str = "",
+        exclude_ids: Collection[str] = (),
+        limit: int = 100,
+    ) -> list[AnalysedArticle]:
+        """One nested claim carries both the stance and the subject (or has no subject at all, for a
+        name the knowledge base does not know, whose phrase the text must then contain)."""
+        stance_values = [Stance(s).value for s in stances]
+        if not stance_values or (subject is None and not fold(name).strip()):
+            return []
+        claim = [{"terms": {"claims.stance": stance_values}}]
+        must: list[dict[str, Any]] = []
+        if subject is not None:
+            claim.append({"terms": {"claims.subject": entity_family(self.kb, subject)}})
+        else:
+            claim.append({"bool": {"must_not": [{"exists": {"field": "claims.subject"}}]}})
+            must.append({"multi_match": {"query": fold(name), "fields": TEXT_FIELDS, "type": "phrase"}})
+        query = {
+            "bool": {
+                "must": must,
+                "filter": [
+                    {"range": {"published_at": {"gte": _iso(since), "lt": _iso(until)}}},
+                    {"nested": {"path": "claims", "query": {"bool": {"filter": claim}}}},
+                ],
+                "must_not": [{"ids": {"values": list(exclude_ids)}}] if exclude_ids else [],
+            }
+        }
+        with self._errors():
+            response = self.es.search(
+                index=self.read_alias,
+                query=query,
+                sort=[{"published_at": "asc"}, {"id": "asc"}],
+                size=limit,
+                source_includes=["payload"],
+            )
+        return self._with_incidents(
+            [_load_article(h["_source"]["payload"]) for h in response["hits"]["hits"]]
+        )
 
     def _with_incidents(self, articles: list[AnalysedArticle]) -> list[AnalysedArticle]:
         if not articles:

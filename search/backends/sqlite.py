@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -63,6 +63,7 @@ from shellwatch.domain import (
     Alert,
     AnalysedArticle,
     Incident,
+    Stance,
     Subscription,
     from_json,
     stable_id,
@@ -303,6 +304,59 @@ class SqliteStore(SqliteAdminMixin, Store):
     def count_articles(self) -> int:
         with self._read() as db:
             return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def list_articles_with_claims(
+        self,
+        subject: str | None,
+        stances: Collection[Stance],
+        since: datetime,
+        until: datetime,
+        *,
+        name: str = "",
+        exclude_ids: Collection[str] = (),
+        limit: int = 100,
+    ) -> list[AnalysedArticle]:
+        """The accused's postings in article_entities (a claim's subject and its developer are
+        there) or the name's FTS5 phrase pick the candidates; the claims table checks the stance."""
+        stance_values = [Stance(s).value for s in stances]
+        if not stance_values:
+            return []
+        if subject is not None:
+            family = entity_family(self.kb, subject)
+            candidates = (
+                f"SELECT article FROM article_entities WHERE entity IN ({','.join('?' * len(family))})"
+            )
+            candidate_params: list[Any] = list(family)
+            claim_subject = f"c.subject IN ({','.join('?' * len(family))})"
+            claim_params: list[Any] = list(family)
+        else:
+            words = tokens(name)
+            if not words:
+                return []
+            candidates = "SELECT rowid FROM article_fts WHERE article_fts MATCH ?"
+            candidate_params = ['"' + " ".join(w.replace('"', '""') for w in words) + '"']
+            claim_subject, claim_params = "c.subject IS NULL", []
+        excluded = list(dict.fromkeys(exclude_ids))
+        sql = (
+            "SELECT p.payload FROM articles a JOIN article_payloads p ON p.rowid = a.rowid"
+            f" WHERE a.rowid IN ({candidates}) AND a.published_at >= ? AND a.published_at < ?"
+            " AND EXISTS (SELECT 1 FROM claims c WHERE c.article = a.rowid"
+            f" AND c.stance IN ({','.join('?' * len(stance_values))}) AND {claim_subject})"
+            + (" AND a.id NOT IN (SELECT value FROM json_each(?))" if excluded else "")
+            + " ORDER BY a.published_at, a.id LIMIT ?"
+        )
+        params = [
+            *candidate_params,
+            _ts(since),
+            _ts(until),
+            *stance_values,
+            *claim_params,
+            *([json.dumps(excluded)] if excluded else []),
+            limit,
+        ]
+        with self._read() as db:
+            rows = db.execute(sql, params).fetchall()
+            return self._with_incidents(db, [_load_article(payload) for (payload,) in rows])
 
     def _with_incidents(
         self, db: sqlite3.Connection, articles: list[AnalysedArticle]

@@ -206,6 +206,53 @@ def test_delete_incident_tolerates_missing(store: Store, corpus) -> None:
     assert store.get_article(corpus["yi_en"].id).incident_ids == []
 
 
+def test_list_articles_with_claims_by_party_stance_and_period(store: Store, corpus) -> None:
+    opening = [Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION]
+    since, until = at("2023-08-01"), at("2024-03-01")
+    store.upsert_incident(ernie_incident(corpus))
+
+    def found(subject: str | None, stances=opening, start=since, end=until, **options) -> list[str]:
+        return [a.id for a in store.list_articles_with_claims(subject, stances, start, end, **options)]
+
+    yi = [corpus[n].id for n in ("yi_zh", "yi_en", "yi_denial")]
+    assert found("01-ai") == yi  # oldest first; the company's claims and its model's
+    assert found("yi-34b") == yi[:2]  # a model alone: not its company's denial
+    assert found("01-ai", [Stance.DENIAL]) == yi[2:]
+    assert found("01-ai", [Stance.SELF_CLAIM]) == []
+    assert found("01-ai", start=at("2023-11-15"), end=at("2023-11-16")) == [yi[1]]  # [since, until)
+    assert found("01-ai", exclude_ids=[yi[0], "unknown-id"]) == yi[1:]
+    assert found("01-ai", limit=1) == yi[:1]
+    assert found("bytedance") == []
+    (ernie,) = store.list_articles_with_claims("baidu", opening, since, until)
+    assert ernie.id == corpus["ernie_zh"].id and ernie.incident_ids == ["inc-ernie"]
+    # A party the knowledge base does not know: a claim without subject, the name in the article.
+    aster = make_article(
+        "Aster-13B is a wrapper, developers say",
+        "Developers say Aster-13B forwards every request to another vendor's API.",
+        published="2024-01-05",
+        url="https://en.example/aster",
+        claims=[make_claim(None, ClaimType.API_WRAPPER, subject_name="Aster-13B")],
+    )
+    hengchuan = make_article(
+        "衡川智能法律大模型被指套壳",
+        "衡川智能的法律大模型被指调用境外模型接口。",
+        lang=Language.ZH,
+        source="科技迅闻网",
+        published="2024-01-10",
+        url="https://zh.example/hengchuan",
+        claims=[make_claim(None, ClaimType.API_WRAPPER, subject_name="衡川智能")],
+    )
+    store.upsert_article(aster)
+    store.upsert_article(hengchuan)
+    assert found(None, name="Aster-13B") == [aster.id]
+    assert found(None, name="aster 13b") == [aster.id]
+    assert found(None, name="Aster-7B") == []
+    assert found("01-ai", name="Aster-13B") == yi  # a known party is found by its claims' subject
+    assert found(None, name="衡川智能") == [hengchuan.id]
+    assert found(None, name="衡川") == [hengchuan.id]  # a phrase of the name's words, as search does
+    assert found(None, name="智能衡川") == []
+
+
 # Search -----------------------------------------------------------------------------------------
 
 
