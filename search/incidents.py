@@ -3,15 +3,43 @@
 An article's claims are grouped by the accused *family* (a model and its developer count as one,
 via the knowledge base). A group joins an existing incident of that family when the article falls
 within `WINDOW` of the incident's coverage and either shares a claim type or reads alike (token
-overlap of the titles); otherwise an allegation, denial or admission opens a new incident. Status
-only moves forward (alleged → disputed on a denial → confirmed on an admission). Incident ids are
-derived from the family, the claim type and the opening article, so a retried article writes the
-same incident; processing an article again adds nothing. Workers assign one accused party at a time
-(`store.incident_lock`), so concurrent processes cannot open one controversy twice or lose each
-other's updates; incidents of one party that turn out to overlap (coverage bridging two stories,
-or data from before the lock) are merged into the earlier one.
+overlap of the titles). Otherwise an allegation, denial or admission may open a new incident, but
+only when corroborated, so that one misread sentence does not make a controversy
+(data/incident_opening.yaml holds the thresholds):
+- opening claims about the family in articles from at least two outlets within `WINDOW`, or
+- one confident claim, or a less confident denial or admission spoken by the accused itself.
+A claim about a party that the same article names as the *source* of another party's claim ("X
+copied Y" read as "Y accused") is not evidence against it. A claim short of the rules *waits*: its
+article stays stored and searchable, in no incident; when a later article corroborates it, the
+store gives the waiting articles back (`Store.list_articles_with_claims`, by family and period)
+and the incident opens with all of them in timeline order, dated by the first allegation, its
+status from their responses.
 
-Reads: the store (list_incidents, get_incident), the knowledge base; titles from data/incident_titles.yaml.
+Status only moves forward (alleged → disputed on a denial → confirmed on an admission). Incident
+ids are derived from the family, the claim type and the opening article (the earliest one), so a
+retried article writes the same incident; processing an article again adds nothing. Workers assign
+one accused party at a time (`store.incident_lock`), so concurrent processes cannot open one
+controversy twice or lose each other's updates (the waiting articles are read under that lock
+too); incidents of one party that turn out to overlap (coverage bridging two stories, or data from
+before the lock) are merged into the earlier one.
+
+Where waiting matters downstream:
+- alerts (alerts/dispatch.py) are raised only for `IncidentAssignment.new_allegations` and
+  `.responses`, so a waiting claim raises none yet; when its incident opens, the waiting
+  articles' allegations and responses are reported once, in the opening article's assignment,
+  `AssignedClaim.article_id` naming the article each comes from; alert ids (subscription,
+  incident, allegation) keep them exactly-once. plan_alerts matches subscriptions against the
+  article being processed, though: a subscription whose article filters (stance, language,
+  query) only the waiting article passes misses that alert until dispatch matches each claim
+  against its own article (`article_id`);
+- digests (digests/) count claims whether or not they are in an incident, and list incidents by
+  the month of their first allegation, so a digest built after the corroboration shows the
+  incident in the month its story began;
+- the web UI and API (web/) show a waiting article with its claims and no incident, as they show
+  commentary; it appears under the incident once that opens.
+
+Reads: the store (list_incidents, get_incident, list_articles_with_claims), the knowledge base;
+titles from data/incident_titles.yaml, opening rules from data/incident_opening.yaml.
 """
 
 from __future__ import annotations
@@ -22,15 +50,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from search.backends.base import Store
-from search.entities import KnowledgeBase, org_of
+from search.entities import KnowledgeBase, developer_of, org_of
 from search.text import fold, simplified, tokens
 from shellwatch.domain import (
     AnalysedArticle,
     Claim,
     ClaimType,
+    EntityType,
     Incident,
     IncidentStatus,
     Record,
@@ -47,14 +76,30 @@ OPENING_STANCES = frozenset({Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION}
 STATUS_RANK = {IncidentStatus.ALLEGED: 0, IncidentStatus.DISPUTED: 1, IncidentStatus.CONFIRMED: 2}
 STANCE_STATUS = {Stance.DENIAL: IncidentStatus.DISPUTED, Stance.ADMISSION: IncidentStatus.CONFIRMED}
 TITLES_FILE = Path(__file__).parent / "data" / "incident_titles.yaml"
+OPENING_RULES_FILE = Path(__file__).parent / "data" / "incident_opening.yaml"
+# Waiting articles read back per opening decision; far more than one party's uncorroborated claims
+# in one window (a party with an incident does not wait: its articles join it).
+WAITING_LIMIT = 200
 STOPWORDS_FILE = Path(__file__).parent / "data" / "similarity_stopwords.txt"
 
 
 class AssignedClaim(Record):
-    """A claim of the article and the incident it now belongs to."""
+    """A claim and the incident it now belongs to. `article_id` is the article the claim comes
+    from: the one being assigned, or an earlier one whose claim waited for corroboration."""
 
     claim: Claim
     incident_id: str
+    article_id: str
+
+
+class OpeningRules(BaseModel):
+    """When claims are evidence enough to open an incident (data/incident_opening.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    corroborating_sources: int = Field(ge=1)  # distinct outlets with claims about the party
+    confident_claim: float = Field(ge=0.0, le=1.0)  # one allegation, denial or admission this sure
+    confident_response: float = Field(ge=0.0, le=1.0)  # the party's own denial/admission this sure
 
 
 class IncidentAssignment(Record):
@@ -89,21 +134,41 @@ def _assign_family(
 ) -> None:
     nearby = store.list_incidents(since=when - WINDOW, until=when + WINDOW)
     incident = _best_incident(store, kb, family, claims, analysed, nearby)
+    coverage = [(analysed, claims)]
     if incident is None:
         if not any(c.stance in OPENING_STANCES for c in claims):
             return  # commentary about a company with no controversy on record
-        incident = _open_incident(kb, family, claims, analysed, when)
-    updated, new_allegations, responses = _add_coverage(kb, incident, claims, analysed, when)
+        waiting = _waiting_articles(store, kb, family, claims, analysed, when, nearby)
+        if not _corroborated(kb, family, [analysed, *waiting]):
+            log.info("event=incident-waiting article=%s family=%s", analysed.id, family)
+            return  # the claims wait on their article for another outlet
+        coverage = sorted(
+            [(analysed, claims), *((a, _family_claims(kb, family, a)) for a in waiting)],
+            key=lambda pair: _timeline_key(pair[0]),
+        )
+        incident = _open_incident(kb, family, [article for article, _ in coverage])
+    updated = incident
+    new_allegations: list[tuple[str, Claim]] = []
+    responses: list[tuple[str, Claim]] = []
+    for article, article_claims in coverage:
+        updated, allegations, answers = _add_coverage(
+            kb, updated, article_claims, article, _published(article)
+        )
+        new_allegations += [(article.id, c) for c in allegations]
+        responses += [(article.id, c) for c in answers]
     if updated != incident:
         store.upsert_incident(updated)
     final = _merge_overlapping(store, kb, updated)
     assignment.incidents.append(final)
-    assignment.new_allegations += [AssignedClaim(claim=c, incident_id=final.id) for c in new_allegations]
-    assignment.responses += [AssignedClaim(claim=c, incident_id=final.id) for c in responses]
+    assignment.new_allegations += [
+        AssignedClaim(claim=c, incident_id=final.id, article_id=a) for a, c in new_allegations
+    ]
+    assignment.responses += [AssignedClaim(claim=c, incident_id=final.id, article_id=a) for a, c in responses]
     log.info(
-        "event=incident-assigned article=%s incident=%s new_allegations=%d responses=%d",
+        "event=incident-assigned article=%s incident=%s articles_opened_with=%d new_allegations=%d responses=%d",
         analysed.id,
         final.id,
+        len(coverage) - 1,
         len(new_allegations),
         len(responses),
     )
@@ -188,15 +253,18 @@ def _best_incident(
     return best[1] if best else None
 
 
-def _open_incident(
-    kb: KnowledgeBase, family: str, claims: list[Claim], analysed: AnalysedArticle, when: datetime
-) -> Incident:
-    opener = next(c for c in claims if c.stance in OPENING_STANCES)
+def _open_incident(kb: KnowledgeBase, family: str, coverage: list[AnalysedArticle]) -> Incident:
+    """A new, empty incident named after the first claim that counts in the earliest article that
+    has one (coverage is in timeline order); _add_coverage then adds the articles."""
+    opener_article, opener = next(
+        (article, counted[0]) for article in coverage if (counted := _counted_claims(kb, family, article))
+    )
     title_en, title_zh = incident_title(
         kb, opener.subject, opener.subject_name, opener.type, opener.object, opener.object_name
     )
+    when = _published(opener_article)
     return Incident(
-        id=stable_id("incident", family, opener.type.value, analysed.id),
+        id=stable_id("incident", family, opener.type.value, opener_article.id),
         subject=opener.subject,
         subject_name=opener.subject_name,
         claim_types=[opener.type],
@@ -241,6 +309,124 @@ def _add_coverage(
         }
     )
     return updated, new_allegations, responses
+
+
+def _waiting_articles(
+    store: Store,
+    kb: KnowledgeBase,
+    family: str,
+    claims: list[Claim],
+    analysed: AnalysedArticle,
+    when: datetime,
+    nearby: list[Incident],
+) -> list[AnalysedArticle]:
+    """Other articles within WINDOW whose opening claims about this family opened nothing yet: in
+    no incident of the family, and not enough alone (one that is was not processed yet: a replay
+    of corrections, say; it opens its own incident when its turn comes)."""
+    family_incidents = [i for i in nearby if family_key(kb, i.subject, i.subject_name) == family]
+    known = {i.id for i in nearby}
+    subject, name = (None, claims[0].subject_name) if family.startswith("name:") else (family, "")
+    found = store.list_articles_with_claims(
+        subject,
+        OPENING_STANCES,
+        when - WINDOW,
+        when + WINDOW,
+        name=name,
+        exclude_ids=[analysed.id, *(a for i in family_incidents for a in i.article_ids)],
+        limit=WAITING_LIMIT,
+    )
+    waiting = []
+    for article in found:
+        if not any(c.stance in OPENING_STANCES for c in _family_claims(kb, family, article)):
+            continue  # the store matched the name in the text, but the claim is another party's
+        if any(_in_family_incident(store, kb, family, i) for i in article.incident_ids if i not in known):
+            continue
+        if _opens_alone(kb, family, _counted_claims(kb, family, article)):
+            continue
+        waiting.append(article)
+    return waiting
+
+
+def _in_family_incident(store: Store, kb: KnowledgeBase, family: str, incident_id: str) -> bool:
+    detail = store.get_incident(incident_id)
+    return (
+        detail is not None and family_key(kb, detail.incident.subject, detail.incident.subject_name) == family
+    )
+
+
+def _corroborated(kb: KnowledgeBase, family: str, articles: list[AnalysedArticle]) -> bool:
+    """One claim enough alone, or claims that count in articles from enough different outlets."""
+    rules = opening_rules()
+    outlets = set()
+    for article in articles:
+        counted = _counted_claims(kb, family, article)
+        if _opens_alone(kb, family, counted):
+            return True
+        if counted:
+            outlets.add(fold(article.article.source).strip())
+    return len(outlets) >= rules.corroborating_sources
+
+
+def _counted_claims(kb: KnowledgeBase, family: str, article: AnalysedArticle) -> list[Claim]:
+    """The article's allegations, denials and admissions about the family that count as evidence.
+    None when the article names the family as the source of another party's claim: "X copied Y"
+    also read as "Y accused of …" is one sentence misread, not a controversy about Y. When the two
+    parties name each other as the source, the more confident reading is the one that counts."""
+    opening = [c for c in article.analysis.claims if c.stance in OPENING_STANCES]
+    about = [c for c in opening if family_key(kb, c.subject, c.subject_name) == family]
+    for other in opening:
+        if other in about or _source_family(kb, other) != family:
+            continue
+        other_family = family_key(kb, other.subject, other.subject_name)
+        answered = [c.confidence for c in about if _source_family(kb, c) == other_family]
+        if max(answered, default=-1.0) <= other.confidence:
+            return []
+    return about
+
+
+def _source_family(kb: KnowledgeBase, claim: Claim) -> str | None:
+    """The family of the model a claim says its subject comes from, if it names one."""
+    if not (claim.object or claim.object_name):
+        return None
+    return family_key(kb, claim.object, claim.object_name or "")
+
+
+def _opens_alone(kb: KnowledgeBase, family: str, counted: list[Claim]) -> bool:
+    rules = opening_rules()
+    return any(
+        c.confidence >= rules.confident_claim
+        or (
+            c.stance in STANCE_STATUS
+            and c.confidence >= rules.confident_response
+            and _own_response(kb, family, c)
+        )
+        for c in counted
+    )
+
+
+def _own_response(kb: KnowledgeBase, family: str, claim: Claim) -> bool:
+    """Whether the speaker of a denial or admission is the accused party itself, as the knowledge
+    base knows it: the organisation, one of its models or its people. An unnamed or unknown speaker
+    is not enough: a victim's or a rival's statement reads like a response too, and a misread word
+    ("联合" of 联合创始人) can be taken for both an unknown subject and its speaker."""
+    speaker = kb.resolve(claim.speaker) if claim.speaker else None
+    if speaker is None:
+        return False
+    if speaker.type is EntityType.PERSON:
+        return developer_of(kb, speaker.id) == family  # a person's organisation
+    return org_of(kb, speaker.id) == family
+
+
+def _family_claims(kb: KnowledgeBase, family: str, article: AnalysedArticle) -> list[Claim]:
+    return [c for c in article.analysis.claims if family_key(kb, c.subject, c.subject_name) == family]
+
+
+def _published(article: AnalysedArticle) -> datetime:
+    return article.article.published_at or article.article.fetched_at
+
+
+def _timeline_key(article: AnalysedArticle) -> tuple[datetime, str]:
+    return _published(article), article.id
 
 
 def _merge_overlapping(store: Store, kb: KnowledgeBase, incident: Incident) -> Incident:
@@ -307,3 +493,12 @@ def _union(first: list, second: list) -> list:
 @lru_cache(maxsize=1)
 def _titles() -> dict[str, dict]:
     return yaml.safe_load(TITLES_FILE.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def opening_rules() -> OpeningRules:
+    """The opening thresholds; a malformed file fails loudly, naming the file."""
+    try:
+        return OpeningRules.model_validate(yaml.safe_load(OPENING_RULES_FILE.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"{OPENING_RULES_FILE}: {exc}") from exc

@@ -1,13 +1,22 @@
-"""Incident clustering on a real SQLite store: languages, time, stances, idempotence, merging."""
+"""Incident clustering on a real SQLite store: languages, time, stances, idempotence, merging, and
+when claims are evidence enough to open an incident (corroboration)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from alerts.dispatch import plan_alerts
 from search.backends.sqlite import SqliteStore
-from search.incidents import assign_incidents, incident_title, merge_incidents
-from shellwatch.domain import ClaimType, IncidentStatus, Language, Stance, allegation_key
+from search.incidents import assign_incidents, incident_title, merge_incidents, opening_rules
+from shellwatch.domain import ClaimType, IncidentStatus, Language, Stance, Subscription, allegation_key
 from tests.search.conftest import make_article, make_claim
+
+# Confidences below and above the opening thresholds of search/data/incident_opening.yaml.
+WEAK = min(opening_rules().confident_claim, opening_rules().confident_response) / 2
+FAIR = (opening_rules().confident_response + opening_rules().confident_claim) / 2  # enough for the accused
+SURE = 1.0
 
 
 @pytest.fixture
@@ -212,7 +221,11 @@ def test_merge_incidents_unions_everything(store, kb) -> None:
             "Yi distilled",
             "GPT-4 outputs.",
             published="2023-11-20",
-            claims=[make_claim("yi-34b", ClaimType.API_DISTILLED, Stance.DENIAL)],
+            claims=[
+                make_claim("yi-34b", ClaimType.API_DISTILLED, Stance.DENIAL).model_copy(
+                    update={"speaker": "01.AI"}  # the accused's own denial opens an incident alone
+                )
+            ],
         ),
     )
     keep, other = store.list_incidents()
@@ -272,3 +285,223 @@ def test_concurrent_workers_open_one_incident_and_report_the_allegation_once(tmp
     with SqliteStore(path) as store:
         (incident,) = store.list_incidents()
         assert len(incident.article_ids) == 3
+
+
+# Corroboration -----------------------------------------------------------------------------------
+
+
+def weak_doubao(
+    url: str, published: str, source: str, obj: str | None = "gpt-4", title: str = "豆包被指蒸馏"
+):
+    return make_article(
+        title,
+        "网友质疑豆包用 GPT-4 的输出训练。",
+        lang=Language.ZH,
+        source=source,
+        published=published,
+        url=url,
+        claims=[make_claim("doubao", ClaimType.API_DISTILLED, obj=obj, confidence=WEAK)],
+    )
+
+
+def test_a_single_weak_allegation_opens_nothing_and_stays_searchable(store, kb) -> None:
+    article = weak_doubao("https://a.example/1", "2023-12-10", "36氪")
+    result = process(store, kb, article)
+    assert result.incidents == [] and result.new_allegations == []
+    assert store.list_incidents() == []
+    assert {h.article.id for h in store.search("entity:bytedance").hits} == {article.id}
+    assert store.get_article(article.id).incident_ids == []
+
+
+def test_a_second_outlet_opens_the_incident_with_both_articles_in_timeline_order(store, kb) -> None:
+    first = weak_doubao("https://a.example/1", "2023-12-10", "36氪")
+    denial = make_article(
+        "ByteDance says Doubao was not trained on GPT-4 outputs",
+        "ByteDance denied it.",
+        source="Reuters",
+        published="2023-12-12",
+        url="https://b.example/2",
+        claims=[make_claim("bytedance", ClaimType.API_DISTILLED, Stance.DENIAL, confidence=WEAK)],
+    )
+    process(store, kb, first)
+    result = process(store, kb, denial)
+    (incident,) = store.list_incidents()
+    assert result.incidents == [incident]
+    assert incident.article_ids == [first.id, denial.id]
+    assert [a.id for a in store.get_incident(incident.id).articles] == [first.id, denial.id]
+    assert store.get_article(first.id).incident_ids == [incident.id]
+    assert incident.started_at == first.article.published_at  # the first allegation, not the opener
+    assert incident.status is IncidentStatus.DISPUTED
+    assert incident.title_en == "Doubao accused of distilling GPT-4"
+    # The waiting allegation is reported now, so that its alert is raised late but not lost.
+    assert [(c.article_id, c.claim.stance) for c in result.new_allegations] == [(first.id, Stance.ALLEGATION)]
+    assert [(c.article_id, c.claim.stance) for c in result.responses] == [(denial.id, Stance.DENIAL)]
+    assert incident.allegation_keys == [allegation_key(first.analysis.claims[0])]
+
+
+def test_corroboration_works_whatever_the_processing_order(store, kb) -> None:
+    early = weak_doubao("https://a.example/1", "2023-12-10", "36氪")
+    late = weak_doubao("https://b.example/2", "2023-12-20", "钛媒体", obj="openai", title="字节豆包疑似蒸馏")
+    process(store, kb, late)  # crawled first, published later
+    result = process(store, kb, early)
+    (incident,) = store.list_incidents()
+    assert incident.article_ids == [early.id, late.id]
+    assert incident.started_at == early.article.published_at
+    assert incident.updated_at == late.article.published_at
+    assert {(c.article_id, c.claim.object) for c in result.new_allegations} == {
+        (early.id, "gpt-4"),
+        (late.id, "openai"),
+    }
+
+
+def test_the_same_outlet_twice_or_beyond_the_window_does_not_corroborate(store, kb) -> None:
+    process(store, kb, weak_doubao("https://a.example/1", "2023-12-10", "36氪"))
+    process(store, kb, weak_doubao("https://a.example/2", "2023-12-11", "36氪"))
+    process(store, kb, weak_doubao("https://c.example/3", "2024-06-01", "钛媒体"))
+    assert store.list_incidents() == []
+
+
+def test_a_confident_allegation_opens_at_once(store, kb) -> None:
+    article = make_article(
+        "Doubao trained on GPT-4 outputs, documents show",
+        "Documents show it.",
+        url="https://a.example/sure",
+        claims=[make_claim("doubao", ClaimType.API_DISTILLED, obj="gpt-4", confidence=SURE)],
+    )
+    result = process(store, kb, article)
+    (incident,) = store.list_incidents()
+    assert incident.article_ids == [article.id] and result.incidents == [incident]
+    assert [c.article_id for c in result.new_allegations] == [article.id]
+
+
+def test_the_accused_answering_for_itself_opens_but_another_speaker_does_not(store, kb) -> None:
+    def denial(url: str, speaker: str, confidence: float = FAIR, subject: str = "bytedance"):
+        claim = make_claim(subject, ClaimType.API_DISTILLED, Stance.DENIAL, confidence=confidence)
+        return make_article(
+            "Denied",
+            "It was denied.",
+            url=url,
+            claims=[claim.model_copy(update={"speaker": speaker})],
+        )
+
+    assert process(store, kb, denial("https://a.example/openai", "OpenAI")).incidents == []
+    assert process(store, kb, denial("https://a.example/nobody", "")).incidents == []
+    # "联合创始人承认" misread: an unknown subject with itself as the speaker is no party answering.
+    misread = make_claim(None, ClaimType.FINE_TUNED, Stance.ADMISSION, subject_name="联合", confidence=FAIR)
+    misread = misread.model_copy(update={"speaker": "联合"})
+    assert process(store, kb, make_article("联合创始人承认", "承认。", claims=[misread])).incidents == []
+    assert store.list_incidents() == []
+    assert len(process(store, kb, denial("https://a.example/own", "字节跳动")).incidents) == 1
+    # Sure enough, any speaker's response opens alone, as an allegation would.
+    sure = denial("https://b.example/sure", "", confidence=SURE, subject="ernie-bot")
+    assert process(store, kb, sure).incidents[0].subject == "ernie-bot"
+
+
+def test_the_source_named_as_the_accused_is_no_evidence_against_it(store, kb) -> None:
+    # "Doubao distilled GPT-4" also read as "GPT-4 accused of distilling": two outlets, one misreading.
+    def misread(url: str, source: str):
+        return make_article(
+            "豆包被指蒸馏 GPT-4",
+            "网友质疑豆包用 GPT-4 的输出训练。",
+            lang=Language.ZH,
+            source=source,
+            published="2023-12-10",
+            url=url,
+            claims=[
+                make_claim("doubao", ClaimType.API_DISTILLED, obj="gpt-4", confidence=WEAK),
+                make_claim("gpt-4", ClaimType.API_DISTILLED, confidence=SURE),
+            ],
+        )
+
+    process(store, kb, misread("https://a.example/1", "36氪"))
+    process(store, kb, misread("https://b.example/2", "钛媒体"))
+    (incident,) = store.list_incidents()
+    assert incident.subject == "doubao" and len(incident.article_ids) == 2
+
+
+def test_when_two_parties_name_each_other_as_the_source_the_surer_reading_counts(store, kb) -> None:
+    def mutual(url: str, source: str):
+        return make_article(
+            "Doubao answers that it is GPT-4",
+            "Users suspect Doubao was trained on GPT-4 outputs.",
+            source=source,
+            published="2023-12-10",
+            url=url,
+            claims=[
+                make_claim("gpt-4", ClaimType.API_DISTILLED, obj="doubao", confidence=WEAK / 2),
+                make_claim("doubao", ClaimType.API_DISTILLED, obj="gpt-4", confidence=WEAK),
+            ],
+        )
+
+    process(store, kb, mutual("https://a.example/1", "36氪"))
+    process(store, kb, mutual("https://b.example/2", "Reuters"))
+    (incident,) = store.list_incidents()
+    assert incident.subject == "doubao" and len(incident.article_ids) == 2
+
+
+def test_unknown_names_are_corroborated_by_name(store, kb) -> None:
+    def hengchuan(url: str, source: str, published: str, stance: Stance):
+        return make_article(
+            "衡川智能法律大模型被指套壳",
+            "衡川智能的法律大模型被指调用境外模型接口。",
+            lang=Language.ZH,
+            source=source,
+            published=published,
+            url=url,
+            claims=[
+                make_claim(None, ClaimType.API_WRAPPER, stance, subject_name="衡川智能", confidence=WEAK)
+            ],
+        )
+
+    first = hengchuan("https://a.example/1", "科技迅闻网", "2024-11-20", Stance.ALLEGATION)
+    other_name = make_article(
+        "星河-34B 被指套壳",
+        "星河-34B 疑似调用境外模型接口。",
+        lang=Language.ZH,
+        source="钛媒体",
+        published="2024-11-25",
+        url="https://c.example/3",
+        claims=[make_claim(None, ClaimType.API_WRAPPER, subject_name="星河-34B", confidence=WEAK)],
+    )
+    process(store, kb, first)
+    process(store, kb, other_name)
+    assert store.list_incidents() == []  # another unknown name corroborates nothing
+    admission = hengchuan("https://b.example/2", "港科電訊", "2024-12-06", Stance.ADMISSION)
+    process(store, kb, admission)
+    (incident,) = store.list_incidents()
+    assert incident.subject is None and incident.subject_name == "衡川智能"
+    assert incident.article_ids == [first.id, admission.id]
+    assert incident.status is IncidentStatus.CONFIRMED
+
+
+def test_reprocessing_waiting_and_corroborated_articles_changes_nothing(store, kb) -> None:
+    first = weak_doubao("https://a.example/1", "2023-12-10", "36氪")
+    second = weak_doubao("https://b.example/2", "2023-12-11", "钛媒体", obj="openai")
+    process(store, kb, first)
+    assert process(store, kb, first).incidents == []  # still waiting, still nothing
+    opened = process(store, kb, second)
+    before = store.list_incidents()
+    for article in (second, first, second):
+        again = process(store, kb, article)
+        assert again.new_allegations == [] and again.responses == []
+        assert again.incidents == before == store.list_incidents()
+    assert len(opened.new_allegations) == 2
+
+
+def test_a_waiting_allegation_alerts_when_its_incident_opens(store, kb) -> None:
+    subscription = Subscription(
+        id="watch-bytedance",
+        name="ByteDance",
+        secret="a-secret-of-the-subscription",
+        entities=["bytedance"],
+        created_at=datetime(2023, 1, 1, tzinfo=UTC),
+    )
+    store.save_subscription(subscription)
+    first = weak_doubao("https://a.example/1", "2023-12-10", "36氪")
+    second = weak_doubao("https://b.example/2", "2023-12-11", "钛媒体", obj="openai")
+    assert plan_alerts(store, first, process(store, kb, first), kb) == []
+    alerts = plan_alerts(store, second, process(store, kb, second), kb)
+    (incident,) = store.list_incidents()
+    assert sorted(a.claim.object for a in alerts) == ["gpt-4", "openai"]
+    assert {a.incident_id for a in alerts} == {incident.id}
+    assert plan_alerts(store, first, process(store, kb, first), kb) == []  # once, also on reprocessing
