@@ -321,8 +321,8 @@ def _waiting_articles(
     nearby: list[Incident],
 ) -> list[AnalysedArticle]:
     """Other articles within WINDOW whose opening claims about this family opened nothing yet: in
-    no incident of the family, and not enough alone (one that is was not processed yet: a replay
-    of corrections, say; it opens its own incident when its turn comes)."""
+    no incident of the family, and not enough alone (an article that is enough alone has not been
+    assigned yet, as in a replay after a correction: it opens or joins an incident in its turn)."""
     family_incidents = [i for i in nearby if family_key(kb, i.subject, i.subject_name) == family]
     known = {i.id for i in nearby}
     subject, name = (None, claims[0].subject_name) if family.startswith("name:") else (family, "")
