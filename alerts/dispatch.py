@@ -78,38 +78,66 @@ def plan_alert_groups(
     planned = PlannedAlerts()
     if not assignment.new_allegations and not assignment.responses:
         return planned
-    subscriptions = store.match_subscriptions(analysed)
     now = datetime.now(UTC)
     pushed, pulled = planned.pushed, planned.pulled
-    for subscription in subscriptions:
-        if subscription.paused:
-            continue
-        for incident_id, claim in candidates(subscription, assignment):
-            # The same rule the store percolates with (search/percolate.py), claim by claim.
-            if not claim_passes(subscription, claim, analysed, kb):
+    for article, items in _by_source_article(store, analysed, assignment):
+        for subscription in store.match_subscriptions(article):
+            if subscription.paused:
                 continue
-            alert = Alert(
-                id=subscription_alert_id(subscription.id, incident_id, claim),
-                subscription_id=subscription.id,
-                incident_id=incident_id,
-                article_id=analysed.id,
-                claim=claim,
-                created_at=now,
-            )
-            if not store.record_alert(alert):
-                continue
-            record_pending_deliveries(store, subscription, alert)
-            log.info(
-                "alert planned alert=%s subscription=%s article=%s incident=%s stance=%s",
-                alert.id,
-                subscription.id,
-                analysed.id,
-                incident_id,
-                claim.stance,
-            )
-            has_push = any(channel.kind is not ChannelKind.FEED for channel in subscription.channels)
-            (pushed if has_push else pulled).append(alert)
+            for incident_id, claim in candidates(subscription, items):
+                # The same rule the store percolates with (search/percolate.py), claim by claim.
+                if not claim_passes(subscription, claim, article, kb):
+                    continue
+                alert = Alert(
+                    id=subscription_alert_id(subscription.id, incident_id, claim),
+                    subscription_id=subscription.id,
+                    incident_id=incident_id,
+                    article_id=article.id,
+                    claim=claim,
+                    created_at=now,
+                )
+                if not store.record_alert(alert):
+                    continue
+                record_pending_deliveries(store, subscription, alert)
+                log.info(
+                    "alert planned alert=%s subscription=%s article=%s incident=%s stance=%s",
+                    alert.id,
+                    subscription.id,
+                    article.id,
+                    incident_id,
+                    claim.stance,
+                )
+                has_push = any(channel.kind is not ChannelKind.FEED for channel in subscription.channels)
+                (pushed if has_push else pulled).append(alert)
     return planned
+
+
+@dataclass
+class _SourceItems:
+    new_allegations: list[Any] = field(default_factory=list)
+    responses: list[Any] = field(default_factory=list)
+
+
+def _by_source_article(
+    store: Store, analysed: AnalysedArticle, assignment: Assignment
+) -> list[tuple[AnalysedArticle, _SourceItems]]:
+    """The assignment's claims grouped by the article they come from. When an incident opens on
+    corroboration, the claims of the earlier articles that waited for it are reported with this
+    one; each is matched against the subscriptions (query, language, source) as its own article,
+    which an alert then names."""
+    groups: dict[str, _SourceItems] = {}
+    for attribute in ("new_allegations", "responses"):
+        for item in getattr(assignment, attribute):
+            source_id = getattr(item, "article_id", None) or analysed.id
+            getattr(groups.setdefault(source_id, _SourceItems()), attribute).append(item)
+    found = []
+    for article_id, items in groups.items():
+        article = analysed if article_id == analysed.id else store.get_article(article_id)
+        if article is None:  # deleted since it was assigned: nothing left to alert on
+            log.warning("alert source article gone article=%s", article_id)
+            continue
+        found.append((article, items))
+    return found
 
 
 def candidates(subscription: Subscription, assignment: Assignment) -> list[tuple[str | None, Claim]]:

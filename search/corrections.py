@@ -182,12 +182,23 @@ def reassign_incidents(
     assignment = IncidentAssignment()
     for article in sequence:
         result = assign_incidents(store, article, kb)
+        # Besides the corrected article's own result: a corrected claim too weak to open an
+        # incident alone waits, and another article replayed here may open the incident with it,
+        # reporting the corrected claim in that article's result.
+        _take_claims_of(analysed.id, result, assignment)
         if article.id == analysed.id:
-            assignment = result
-    incident_ids = sorted({incident.id for incident in assignment.incidents})
+            assignment.incidents.extend(result.incidents)
+    stored = store.get_article(analysed.id)
+    incident_ids = sorted(stored.incident_ids if stored else {i.id for i in assignment.incidents})
     analysed = analysed.model_copy(update={"incident_ids": incident_ids})
     store.upsert_article(analysed)
     return analysed, assignment
+
+
+def _take_claims_of(article_id: str, result: IncidentAssignment, into: IncidentAssignment) -> None:
+    for attribute in ("new_allegations", "responses"):
+        taken = [item for item in getattr(result, attribute) if item.article_id == article_id]
+        getattr(into, attribute).extend(taken)
 
 
 def labelled_examples(store: Store) -> Iterator[dict[str, Any]]:

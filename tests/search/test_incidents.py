@@ -505,3 +505,60 @@ def test_a_waiting_allegation_alerts_when_its_incident_opens(store, kb) -> None:
     assert sorted(a.claim.object for a in alerts) == ["gpt-4", "openai"]
     assert {a.incident_id for a in alerts} == {incident.id}
     assert plan_alerts(store, first, process(store, kb, first), kb) == []  # once, also on reprocessing
+
+
+def test_a_waiting_allegation_is_matched_and_named_as_its_own_article(store, kb) -> None:
+    """The subscription's query fits only the first (waiting) article: when the second article
+    opens the incident, the first one's allegation still alerts, naming the first article."""
+    subscription = Subscription(
+        id="watch-36kr-wording",
+        name="薅羊毛",
+        secret="a-secret-of-the-subscription",
+        query="输出训练",
+        created_at=datetime(2023, 1, 1, tzinfo=UTC),
+    )
+    store.save_subscription(subscription)
+    first = weak_doubao("https://a.example/1", "2023-12-10", "36氪")
+    second = make_article(
+        "Doubao accused of distilling OpenAI",
+        "Users say ByteDance's chatbot was trained on OpenAI outputs.",
+        source="The Register",
+        published="2023-12-11",
+        url="https://b.example/2",
+        claims=[make_claim("doubao", ClaimType.API_DISTILLED, obj="openai", confidence=WEAK)],
+    )
+    assert plan_alerts(store, first, process(store, kb, first), kb) == []
+    (alert,) = plan_alerts(store, second, process(store, kb, second), kb)
+    assert alert.article_id == first.id
+    assert alert.claim.object == "gpt-4"
+
+
+def test_a_corrected_waiting_claim_alerts_when_the_replay_opens_its_incident(store, kb) -> None:
+    """Correcting the second of two weak articles replays both in publication order: the first,
+    replayed before it, finds the corrected article waiting and opens the incident with it,
+    reporting the corrected claim in its own result; the correction's alert and the corrected
+    article's incident must not be lost there."""
+    from search.corrections import CorrectionRequest, claim_key, correct_claim
+
+    store.save_subscription(
+        Subscription(
+            id="watch-bytedance",
+            name="ByteDance",
+            secret="a-secret-of-the-subscription",
+            entities=["bytedance"],
+            created_at=datetime(2023, 1, 1, tzinfo=UTC),
+        )
+    )
+    first = weak_doubao("https://a.example/1", "2023-12-10", "36氪")
+    second = weak_doubao("https://b.example/2", "2023-12-11", "钛媒体", obj="openai")
+    for article in (first, second):
+        plan_alerts(store, article, process(store, kb, article), kb)
+    (claim,) = store.get_article(second.id).analysis.claims
+    request = CorrectionRequest(
+        article_id=second.id, claim_key=claim_key(second.id, claim), type=ClaimType.API_WRAPPER
+    )
+    outcome = correct_claim(store, kb, request)
+    (incident,) = store.list_incidents()
+    assert outcome.incident_ids == [incident.id]
+    corrected = [a for a in outcome.alerts if a.article_id == second.id]
+    assert [a.claim.type for a in corrected] == [ClaimType.API_WRAPPER]
