@@ -12,6 +12,8 @@ selected sentence the extractor
 3. picks the object (the model named at the cue), the subject (a model or organisation of the
    sentence that is not the object; else the speaker's organisation; else the subject carried
    over from an earlier sentence) and the speaker (`X表示`, "X said", "according to X");
+   (the trained classifier, nlp/classifier.py, chooses the subject among `subject_options`
+   instead, and asks the rules for the claim about it);
 4. decides the stance: a negated cue or a denial cue from the accused party is a denial; an
    admission cue an admission; the party's own provenance statement a self-claim; a third party's
    statement an allegation; a sentence without any party an analysis.
@@ -30,6 +32,7 @@ import yaml
 
 from nlp.knowledge_base import KnowledgeBase, name_key
 from nlp.matching import Mention, ProductNameFinder, trie_regex
+from nlp.script import fold
 from shellwatch.domain import Claim, ClaimType, EntityType, Language, Stance
 
 LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicons" / "claims.yaml"
@@ -42,6 +45,17 @@ TURN = re.compile(r"[；;](?=.{8})|(?<=.{8})[，,]\s*(?:但是?|but\b)(?=.{8})")
 SPEAKER_TRIM = re.compile(
     r"^(?:[\s，,：:“”\"'「」『』（）()]|但|而|对此|同时|此外|随后|然而|不过|并且|其中|今天|昨天|日前|近日|此前|and|but|however|meanwhile|then|also|the\s)+"
 )
+# A speaker's role after its organisation's name ("松果科技CTO", "CantoLM團隊"): not part of the name.
+SPEAKER_ROLE = re.compile(
+    r"(?:联合创始人|聯合創始人|创始人|創始人|首席执行官|首席執行官|发言人|發言人|负责人|負責人|工作人员|工作人員|"
+    r"团队|團隊|官方|CEO|CTO|ceo|cto|'s\s.*|\s+(?:spokesperson|founder|co-founder|team|chief\b.*))$"
+)
+# Words that make a speaker (folded) a party rather than a commentator ("星河科技", "Nebula AI").
+PARTY_WORDS = re.compile(r"科技|公司|智能|集团|实验室|大模型|团队|(?<![a-z])(?:ai|labs?|inc)(?![a-z])")
+NO_MATCH = re.compile(r"(?!x)x")
+NAME_BREAKS = frozenset(" ，,。：:；;“”\"'「」『』（）()、!?！？《》\n—")
+# A run of capitalised words in an English clause (a name the name finders may have missed).
+CAPITALISED_RUN = re.compile(r"(?<![\w'’-])[A-Z][\w+&.’'-]*(?:\s+[A-Z0-9][\w+&.’'-]*)*")
 CLAUSE_BREAKS = frozenset('，,。：:；;“”"「」『』（）()!?！？\n—')
 
 
@@ -76,6 +90,32 @@ class FoundClaim:
     carried_subject: bool = False
     party: str | None = None  # who speaks, seen from the subject: "self", "third", "commentator"
     negated: bool = False  # the cue is negated ("并非套壳", "did not use")
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectOption:
+    """A party a claim of a clause may be about; `origin` says how the clause names it: "named"
+    (a name in the clause), "named-speaker" (a name inside the speaker's phrase), "speaker" (the
+    speaker's own words: a party the name finders missed), "speaker-org" (the organisation of a
+    known person speaking), "proposed" (a name the name finders missed, by its position) or
+    "carried" (the subject of an earlier sentence; offsets -1)."""
+
+    mention: Mention
+    origin: str
+
+
+def _stem(name: str) -> str:
+    """The leading part of a name that its maker's name shares: two Chinese characters ("星河" of
+    星河-34B) or the first Latin word of four letters or more ("nebula" of Nebula-7B)."""
+    key = name_key(name)
+    if len(key) >= 3 and CJK.match(key[0]) and CJK.match(key[1]):
+        return key[:2]
+    word = re.match(r"[a-z]{4,}", key)
+    return word.group() if word and len(key) > len(word.group()) else ""
+
+
+def _same_name(a: Mention, b: Mention) -> bool:
+    return a.entity_id == b.entity_id and (a.entity_id is not None or a.name == b.name)
 
 
 @dataclass
@@ -233,6 +273,33 @@ class ClaimLexicon:
     open_sources: frozenset[str]
     venues: frozenset[str]
     object_window: dict[Language, tuple[int, int]] = field(default_factory=dict)
+    proposed_name_zh: re.Pattern[str] = NO_MATCH  # a name opening a clause, up to its verb or particle
+    proposal_openings_zh: re.Pattern[str] = NO_MATCH  # where a proposed name may start (after 质疑 …)
+    not_names_en: frozenset[str] = frozenset()  # capitalised words that start no name
+
+
+def _proposals(data: dict) -> dict:
+    proposals = data.get("subject_proposals") or {}
+    if not proposals:
+        return {}
+    breaks = "".join(sorted(NAME_BREAKS))
+    return {
+        "proposed_name_zh": re.compile(
+            rf"[^{re.escape(breaks)}]{{2,12}}?(?={trie_regex(proposals['zh_name_ends'])})"
+        ),
+        # One fixed-width lookbehind per word: Python's lookbehinds take no alternatives of
+        # different lengths.
+        "proposal_openings_zh": re.compile(
+            "|".join(
+                [
+                    "^",
+                    rf"(?<=[{re.escape(breaks)}])",
+                    *(rf"(?<={re.escape(w)})" for w in proposals["zh_after"]),
+                ]
+            )
+        ),
+        "not_names_en": frozenset(proposals["en_not_names"]),
+    }
 
 
 def _union(patterns: list[str]) -> re.Pattern[str]:
@@ -299,6 +366,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
             Language.ZH: (objects["window_zh_before"], objects["window_zh_after"]),
             Language.EN: (objects["window_en_before"], objects["window_en_after"]),
         },
+        **_proposals(data),
     )
 
 
@@ -574,33 +642,177 @@ class ClaimExtractor:
         unit.rule_claims = self._rule_claims(unit) if hits else []
         return list(unit.rule_claims), unit
 
-    def unit_claim(self, unit: ClaimUnit, claim_type: ClaimType) -> FoundClaim | None:
+    def unit_claim(
+        self, unit: ClaimUnit, claim_type: ClaimType, subject: SubjectOption | None = None
+    ) -> FoundClaim | None:
         """The claim of `claim_type` the unit makes about its subject, by the rules' reading of
-        subject, object, speaker and stance: the rules' own claim when they found that type, else
-        one built at the unit's cue of that type (or its first cue)."""
-        for found in unit.rule_claims:
-            if found.claim.type is claim_type:
-                return found
-        hits = unit.cues.hits
-        same = [h for h in hits if h.type is claim_type]
-        first = same[0] if same else hits[0] if hits else None
-        # No cue in the clause (the classifier reads the type from its wording): the whole clause
-        # stands for the cue.
-        hit = (
-            Hit(claim_type, first.start, first.end, first.strength)
-            if first is not None
-            else Hit(claim_type, 0, len(unit.sentence), "weak")
-        )
+        object, speaker and stance: the rules' own claim when they found that type, else one built
+        at the unit's cue of that type (or its first cue). With `subject` (one of
+        `subject_options`), the claim is about that party instead of the rules' choice."""
+        if subject is None:
+            for found in unit.rule_claims:
+                if found.claim.type is claim_type:
+                    return found
+        hit = self.type_hit(unit, claim_type)
         target = (
             None
             if claim_type is ClaimType.SELF_DEVELOPED
             else self._object_for(hit, unit.sentence, unit.mentions, unit.lang)
         )
-        built = self._build_claim(claim_type, hit, target, unit)
+        if subject is not None and target is not None and _same_name(target, subject.mention):
+            # The party chosen as subject is no source of its own: the next source at the cue is.
+            others = [m for m in unit.mentions if not _same_name(m, subject.mention)]
+            target = self._object_for(hit, unit.sentence, others, unit.lang)
+        chosen = (subject.mention, subject.origin == "carried") if subject is not None else None
+        built = self._build_claim(claim_type, hit, target, unit, chosen)
         if not built:
             return None
         built[0].sentence = unit.index
         return built[0]
+
+    def type_hit(self, unit: ClaimUnit, claim_type: ClaimType) -> Hit:
+        """Where the clause says `claim_type`: its cue of that type, else its first cue, else the
+        whole clause (the classifier reads the type from its wording)."""
+        hits = unit.cues.hits
+        same = [h for h in hits if h.type is claim_type]
+        first = same[0] if same else hits[0] if hits else None
+        if first is None:
+            return Hit(claim_type, 0, len(unit.sentence), "weak")
+        return Hit(claim_type, first.start, first.end, first.strength)
+
+    def subject_options(self, unit: ClaimUnit) -> list[SubjectOption]:
+        """Every party a claim of the clause may be about, for the trained subject choice
+        (nlp/classifier.py): each model or organisation named in it (known or not), the
+        organisation of a known person speaking, the speaker's own words when they name a party
+        the name finders missed ("松果科技CTO"), and the subject carried from an earlier sentence.
+        One option per name, at its first mention."""
+        options: list[SubjectOption] = []
+        seen: set[tuple[str | None, str]] = set()
+
+        def add(mention: Mention, origin: str) -> None:
+            key = (mention.entity_id, mention.name if mention.entity_id is None else "")
+            if key not in seen:
+                seen.add(key)
+                options.append(SubjectOption(mention, origin))
+
+        name_span = unit.name_span
+        parties = [m for m in unit.mentions if m.type is not EntityType.PERSON]
+        # A venue (GitHub, Hugging Face) is where something was said, not what it is about.
+        parties = [m for m in parties if not self._in(m, self.lex.venues)] or parties
+        # An epithet in quotes right before a known name ("“最强开源模型”Reflection 70B") is that name.
+        linked_starts = {m.start for m in parties if m.entity_id is not None}
+        for mention in parties:
+            if mention.entity_id is None and (
+                mention.end in linked_starts or mention.end + 1 in linked_starts
+            ):
+                continue
+            spoken = name_span is not None and name_span[0] <= mention.start < name_span[1]
+            add(mention, "named-speaker" if spoken else "named")
+        if name_span is not None:
+            inside = [m for m in unit.mentions if name_span[0] <= m.start < name_span[1]]
+            for person in inside:
+                if person.type is EntityType.PERSON and person.entity_id is not None:
+                    organisation = self.kb.developer_of(person.entity_id)
+                    if organisation is not None:
+                        add(
+                            Mention(
+                                person.start,
+                                person.end,
+                                person.surface,
+                                organisation.id,
+                                organisation.type,
+                                organisation.name,
+                            ),
+                            "speaker-org",
+                        )
+            # The speaker's own name, without its role ("松果科技CTO" → 松果科技); a role alone
+            # ("联合创始人") names no one.
+            name = SPEAKER_ROLE.sub("", unit.speaker or "").strip()
+            if not inside and len(name) >= 2 and self._names_a_party(fold(name)):
+                add(Mention(name_span[0], name_span[1], unit.speaker, None, EntityType.ORG, name), "speaker")
+        for mention in self._proposed_names(unit):
+            add(mention, "proposed")
+        if unit.carried is not None:
+            carried = unit.carried
+            add(
+                Mention(-1, -1, carried.surface, carried.entity_id, carried.type, carried.name),
+                "carried",
+            )
+        return options
+
+    def _proposed_names(self, unit: ClaimUnit) -> list[Mention]:
+        """Names the name finders missed, by position (see `subject_proposals` in the lexicon):
+        spans that overlap no found name, are no cue, no commentator, no pronoun."""
+        taken = [(m.start, m.end) for m in unit.mentions]
+        if unit.name_span is not None:
+            taken.append(unit.name_span)
+        spans: list[tuple[int, int]] = []
+        if unit.lang is Language.ZH:
+            sentence = unit.sentence
+            for opening in self.lex.proposal_openings_zh.finditer(sentence):
+                start = opening.start()
+                trimmed = SPEAKER_TRIM.match(sentence, start)
+                if trimmed:
+                    start = trimmed.end()
+                name = self.lex.proposed_name_zh.match(sentence, start)
+                if name:
+                    spans.append(name.span())
+        else:
+            spans = self._capitalised_names(unit.original)
+        found: list[Mention] = []
+        for start, end in dict.fromkeys(spans):
+            if any(s < end and start < e for s, e in taken):
+                continue
+            words = unit.sentence[start:end]
+            if (
+                self.lex.type_cues.search(words)
+                or self.lex.speaker_verbs.search(words)
+                or self.lex.third_parties.search(words)
+                or self.lex.commentators.search(words)
+                or self.lex.anaphora.fullmatch(words)
+                or words.isdigit()
+            ):
+                continue
+            surface = unit.original[start:end]
+            found.append(Mention(start, end, surface, None, EntityType.MODEL, surface))
+            taken.append((start, end))
+        return found
+
+    def _capitalised_names(self, original: str) -> list[tuple[int, int]]:
+        """Runs of capitalised words without their leading common words ("Could", "The") and a
+        trailing possessive ("Kingfisher-MoE's" → Kingfisher-MoE), at most four words."""
+        spans = []
+        for run in CAPITALISED_RUN.finditer(original):
+            words = [
+                (run.start() + m.start(), run.start() + m.end()) for m in re.finditer(r"\S+", run.group())
+            ]
+            # "Brave's Leo": the owner and the name are two names.
+            owner = next(
+                (i for i, (a, b) in enumerate(words[:-1]) if original[a:b].endswith(("'s", "’s"))), None
+            )
+            if owner is not None:
+                words = words[owner + 1 :]
+            while words and original[words[0][0] : words[0][1]].rstrip("'’s.,") in self.lex.not_names_en:
+                words = words[1:]
+            if not words or len(words) > 4:
+                continue
+            start, end = words[0][0], words[-1][1]
+            text = original[start:end]
+            for suffix in ("'s", "’s", "'", "’", "."):
+                if text.endswith(suffix):
+                    end -= len(suffix)
+                    text = text[: -len(suffix)]
+            if end - start >= 2:
+                spans.append((start, end))
+        return spans
+
+    def _names_a_party(self, words: str) -> bool:
+        """The speaker's words name a company or product, not "网友", "researchers" or "该公司"."""
+        if self.lex.anaphora.fullmatch(words.strip()) or self.lex.third_parties.search(words):
+            return False
+        if self.lex.commentators.search(words):
+            return False
+        return bool(NAMELIKE.search(words) or PARTY_WORDS.search(words))
 
     def _rule_claims(self, unit: ClaimUnit) -> list[FoundClaim]:
         sentence, cues, hits, local, lang = unit.sentence, unit.cues, unit.cues.hits, unit.mentions, unit.lang
@@ -793,6 +1005,7 @@ class ClaimExtractor:
         hit: Hit,
         target: Mention | None,
         unit: ClaimUnit,
+        chosen: tuple[Mention, bool] | None = None,
     ) -> list[FoundClaim]:
         sentence, original, mentions, carried = unit.sentence, unit.original, unit.mentions, unit.carried
         speaker, speaker_span, name_span = unit.speaker, unit.speaker_span, unit.name_span
@@ -803,7 +1016,7 @@ class ClaimExtractor:
         speaker_mentions = [
             m for m in mentions if name_span and m.start >= name_span[0] and m.end <= name_span[1]
         ]
-        subject, carried_subject = self._subject(
+        subject, carried_subject = chosen or self._subject(
             hit, target, mentions, clause_mentions, speaker_mentions, carried
         )
         if subject is None:
@@ -1001,6 +1214,10 @@ class ClaimExtractor:
             return "self"
         words = sentence[speaker_span[0] : speaker_span[1]]
         if name_key(subject.name) and name_key(subject.name) in name_key(words):
+            return "self"
+        # A product unknown to the knowledge base and its maker share the stem of their names
+        # (星河-34B and 星河科技, Nebula-7B and Nebula AI).
+        if subject.entity_id is None and _stem(subject.name) and _stem(subject.name) in name_key(words):
             return "self"
         if self.lex.third_parties.search(words):
             return "third"

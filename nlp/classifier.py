@@ -6,21 +6,27 @@ a `ClaimUnit`. This module decides, per language, with three spaCy bag-of-words 
 (`spacy.TextCatBOW.v3`: hashed n-grams, linear, fast):
 
 - `claim_type` (`textcat_multilabel`): the probability of each of the seven types in the clause;
-- the candidate claims of a clause: the rules' own types, the other types its cues name when
+- the candidate types of a clause: the rules' own types, the other types its cues name when
   `claim_type` finds them at least `cue_gate` likely (a generic cue such as 套壳 names three),
-  and any type at least `threshold` likely; each is read by the rules (subject, object, speaker,
-  their stance);
-- `claim` (`textcat`, exclusive): for each candidate, the five stances or "none"; a candidate at
-  least `no_claim` likely to be none is dropped, else its stance is the likeliest and the claim's
-  `confidence` that stance's probability;
+  and any type at least `threshold` likely;
+- `claim_subject` (`textcat`, exclusive, "subject" or "other"): for each candidate type, every
+  party the clause may be about (`ClaimExtractor.subject_options`: the names in it, known or not,
+  the speaker's company, names the name finders missed, the subject carried from an earlier
+  sentence) is scored with the clause's words, that party marked ⟨subj⟩ and the others by their
+  role, and with what tells a subject from an object (its kind, the speaker, its place at the cue,
+  the words around it, 被/"of"/"by", the rules' choice); the likeliest party of which a claim can
+  be made is the subject, and the rules read the claim about it (object, speaker, their stance);
+- `claim` (`textcat`, exclusive): for each (subject, type), the five stances or "none"; a
+  candidate at least `no_claim` likely to be none is dropped, else its stance is the likeliest and
+  the claim's `confidence` that stance's probability;
 - `relevance` (`textcat`): the probability that the document's first sentence (its title) is about
   provenance, a feature of the relevance model (nlp/relevance.py).
 
 The input is the folded clause with every name replaced by its role (⟨api-model⟩, ⟨open-model⟩,
-⟨model⟩, ⟨org⟩, ⟨person⟩, ⟨unknown⟩: the model learns wording, not incidents), after tokens for
-what the rules read (cue types, stance words, negation, speaker, the rules' claims, and for a
-candidate its type crossed with the object's and subject's kind, the speaker's party and the type
-probability). Chinese is one token per character, so the n-grams are character n-grams; English is
+⟨model⟩, ⟨org⟩, ⟨person⟩, ⟨unknown⟩, and ⟨subj⟩ for the candidate subject: the model learns
+wording, not incidents), after tokens for what the rules read (cue types, stance words, negation,
+speaker, the rules' claims, and for a candidate its type crossed with the object's and subject's
+kind, the speaker's party, what the speaker says and the type probability). Chinese is one token per character, so the n-grams are character n-grams; English is
 words. Trained by `shellwatch train-nlp` (nlp/training.py); shipped in nlp/data/models/claims/ with
 the hash of its training data in meta.json.
 """
@@ -37,12 +43,14 @@ import spacy
 from spacy.language import Language as SpacyLanguage
 from spacy.strings import get_string_id
 
-from nlp.claims import CJK, NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim
+from nlp.claims import CJK, NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim, SubjectOption
 from nlp.matching import Mention
 from shellwatch.domain import ClaimType, EntityType, Language, Stance
 
 MODEL_DIR = Path(__file__).resolve().parent / "data" / "models" / "claims"
 TYPE_PIPE = "claim_type"
+SUBJECT_PIPE = "claim_subject"
+SUBJECT_LABELS = ["subject", "other"]
 CLAIM_PIPE = "claim"
 RELEVANCE_PIPE = "relevance"
 RELEVANCE_LABELS = ["relevant", "irrelevant"]
@@ -50,6 +58,7 @@ LEDE_CHARS = 200
 NO_CLAIM = "none"
 MAX_CLAUSE_CHARS = 400
 WORD = re.compile(r"\w+|[^\w\s]")
+HAS_WORD = re.compile(r"[^\W_]")
 TYPE_ORDER = {claim_type: index for index, claim_type in enumerate(ClaimType)}
 
 
@@ -79,6 +88,119 @@ def text_tokens(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
         position = mention.end
     tokens.extend(_words(sentence[position:], unit.lang))
     return tokens
+
+
+def marked_tokens(unit: ClaimUnit, option: SubjectOption, extractor: ClaimExtractor) -> list[str]:
+    """The clause's tokens with the candidate subject's name as ⟨subj⟩ and every other name as
+    its role (a carried subject, named in an earlier sentence, is a ⟨subj⟩ before the clause)."""
+    sentence = unit.sentence
+    subject = option.mention
+    tokens: list[str] = ["⟨subj⟩", "⟨:⟩"] if option.origin == "carried" else []
+    position = 0
+    for mention in sorted(unit.mentions, key=lambda m: m.start):
+        if mention.start < position:
+            continue
+        tokens.extend(_words(sentence[position : mention.start], unit.lang))
+        same = mention.start == subject.start or (
+            mention.entity_id is not None and mention.entity_id == subject.entity_id
+        )
+        tokens.append("⟨subj⟩" if same else mention_role(mention, extractor))
+        position = mention.end
+    if option.origin == "speaker" and subject.entity_id is None and subject.start >= position:
+        tokens.extend(_words(sentence[position : subject.start], unit.lang))
+        tokens.append("⟨subj⟩")
+        position = subject.end
+    tokens.extend(_words(sentence[position:], unit.lang))
+    return tokens
+
+
+def subject_features(
+    unit: ClaimUnit,
+    option: SubjectOption,
+    claim_type: ClaimType,
+    extractor: ClaimExtractor,
+    rule_subject: tuple[str | None, str] | None,
+    count: int,
+) -> list[str]:
+    """What tells the subject of a claim of `claim_type` from the other parties of the clause:
+    how the clause names the candidate (its kind, speaker, carried), whether the rules chose it,
+    where it stands from the cue, the words right around it (被, 的, "of", "by"), whether its maker
+    or its own model is named beside it. Crossed with the type: Llama is rarely the subject of a
+    llama_based claim, but may be one of self_developed."""
+    t = claim_type.value
+    mention = option.mention
+    kind = option_kind(mention, extractor)
+    features = [
+        f"⟨origin:{option.origin}⟩",
+        f"⟨kind:{kind}⟩",
+        f"⟨{t}|kind:{kind}⟩",
+        f"⟨{t}|origin:{option.origin}⟩",
+        f"⟨options:{min(count, 4)}⟩",
+    ]
+    key = (mention.entity_id, mention.name if mention.entity_id is None else "")
+    if rule_subject is not None and key == rule_subject:
+        features += ["⟨rule-choice⟩", f"⟨{t}|rule-choice⟩"]
+    if mention.entity_id is None:
+        features += subject_name_features(mention.name)
+    if option.origin == "carried":
+        return features
+    hit = extractor.type_hit(unit, claim_type)
+    if mention.end <= hit.start:
+        gap = hit.start - mention.end
+        where = "before-near" if gap <= 3 else "before" if gap <= 15 else "before-far"
+    elif mention.start >= hit.end:
+        gap = mention.start - hit.end
+        where = "after-near" if gap <= 3 else "after" if gap <= 15 else "after-far"
+    else:
+        where = "inside"
+    features += [f"⟨at-cue:{where}⟩", f"⟨{t}|at-cue:{where}⟩", f"⟨{kind}|at-cue:{where}⟩"]
+    named = [m for m in unit.mentions if m.type is not EntityType.PERSON]
+    if named and named[0].start == mention.start:
+        features.append("⟨first-named⟩")
+    if mention.start <= 2:
+        features.append("⟨clause-start⟩")
+    sentence = unit.sentence
+    if unit.lang is Language.ZH:
+        before, after = (
+            sentence[max(0, mention.start - 2) : mention.start],
+            sentence[mention.end : mention.end + 2],
+        )
+        features += [
+            f"⟨left:{before[-1:]}⟩",
+            f"⟨left2:{before}⟩",
+            f"⟨right:{after[:1]}⟩",
+            f"⟨right2:{after}⟩",
+        ]
+    else:
+        left = WORD.findall(sentence[max(0, mention.start - 24) : mention.start])[-2:]
+        right = WORD.findall(sentence[mention.end : mention.end + 24])[:2]
+        features += [f"⟨left:{w}⟩" for w in left[-1:]] + [f"⟨right:{w}⟩" for w in right[:1]]
+        features += [f"⟨left2:{' '.join(left)}⟩", f"⟨right2:{' '.join(right)}⟩"]
+    if mention.entity_id is not None:
+        developer = extractor.kb.developer_of(mention.entity_id)
+        others = [m for m in named if m.entity_id is not None and m.entity_id != mention.entity_id]
+        if any(developer is not None and m.entity_id == developer.id for m in others):
+            features.append("⟨maker-named⟩")
+        if mention.type is EntityType.ORG and any(
+            extractor.kb.same_party(m.entity_id, mention.entity_id) and m.type is EntityType.MODEL
+            for m in others
+        ):
+            features.append("⟨own-model-named⟩")
+    return features
+
+
+def option_kind(mention: Mention, extractor: ClaimExtractor) -> str:
+    """The kind of a candidate subject: a source model or vendor (api-model, open-model), a known
+    model, organisation, a known person's organisation, or an unknown name by its shape."""
+    if mention.entity_id is not None:
+        role = mention_role(mention, extractor)
+        return role.strip("⟨⟩")
+    name = mention.name
+    if NAMELIKE.search(name):
+        return "unknown-namelike"
+    if name.endswith(("模型", "大模型", "AI", "助手", "团队", "團隊", "公司", "科技")):
+        return "unknown-product"
+    return f"unknown-word{min(len(name), 5)}"
 
 
 def lede_tokens(
@@ -163,9 +285,14 @@ def claim_features(found: FoundClaim, unit: ClaimUnit, extractor: ClaimExtractor
         f"⟨p-type:{type_bucket(p_type)}⟩",
         f"⟨{t}|p-type:{type_bucket(p_type)}⟩",
     ]
+    # Who says it and what they say, together: a denial word from the accused is a denial, from a
+    # third party it reports one; a negation from the accused denies, from an analyst clears.
+    features += [f"⟨party:{party}|says:{s.value}⟩" for s in unit.cues.stances]
+    features += [f"⟨{t}|party:{party}|says:{s.value}⟩" for s in unit.cues.stances]
     if claim.subject is None:
         features += subject_name_features(claim.subject_name)
     if found.negated:
+        features.append(f"⟨party:{party}|negated⟩")
         features += ["⟨negated⟩", f"⟨{t}|negated⟩", f"⟨{t}|negated|party:{party}⟩"]
     if found.carried_subject:
         features += ["⟨carried⟩", f"⟨{t}|carried⟩"]
@@ -197,19 +324,16 @@ def object_kind(entity_id: str | None, extractor: ClaimExtractor) -> str:
 
 
 def subject_kind(found: FoundClaim, extractor: ClaimExtractor) -> str:
-    """A linked model or organisation, a source itself (Llama, GPT-4: rarely the subject), or an
-    unknown name that looks like a product (Orion-72B, 衡川法律大模型) or like a plain word (技术)."""
+    """A party (a model, product or organisation, known to the knowledge base or not: whether it is
+    known says nothing of the stance), an API vendor's model (GPT-4, Claude: rarely the subject),
+    or an unknown name that looks like a plain word (技术). An open model is a party: Yi-34B and
+    DeepSeek-V3 are sources of others and accused themselves."""
     claim = found.claim
     if claim.subject is not None:
-        if object_kind(claim.subject, extractor) in ("api", "open"):
-            return "source"
-        entity = extractor.kb.get(claim.subject)
-        return entity.type.value if entity is not None else "linked"
+        return "source" if object_kind(claim.subject, extractor) == "api" else "party"
     name = claim.subject_name
-    if NAMELIKE.search(name):
-        return "unknown-namelike"
-    if name.endswith(("模型", "大模型", "AI", "助手", "团队", "團隊", "公司")):
-        return "unknown-product"
+    if NAMELIKE.search(name) or name.endswith(("模型", "大模型", "AI", "助手", "团队", "團隊", "公司")):
+        return "party"
     return f"unknown-word{min(len(name), 5)}"
 
 
@@ -231,6 +355,7 @@ class LanguageModel:
     nlp: SpacyLanguage
     type_labels: list[ClaimType]
     claim_labels: list[str]  # the five stances and "none"
+    subject_labels: list[str] = field(default_factory=lambda: list(SUBJECT_LABELS))
     _ids: StringIds = field(default_factory=StringIds, repr=False)
 
     def type_scores(self, token_lists: list[list[str]]) -> list[dict[ClaimType, float]]:
@@ -243,7 +368,17 @@ class LanguageModel:
         if not self.nlp.has_pipe(RELEVANCE_PIPE):
             return [0.5] * len(token_lists)
         index = list(self.nlp.get_pipe(RELEVANCE_PIPE).labels).index("relevant")
-        return [float(row[index]) for row in self._predict(RELEVANCE_PIPE, token_lists)]
+        scores = [float(row[index]) for row in self._predict(RELEVANCE_PIPE, token_lists)]
+        # A lede of punctuation or symbols only ("!!!???") says nothing either way.
+        return [
+            p if any(map(HAS_WORD.search, tokens)) else 0.5
+            for p, tokens in zip(scores, token_lists, strict=True)
+        ]
+
+    def subject_scores(self, token_lists: list[list[str]]) -> list[float]:
+        """P(the candidate is the subject) of each (clause, type, candidate) input."""
+        index = self.subject_labels.index("subject")
+        return [row[index] for row in self._predict(SUBJECT_PIPE, token_lists).tolist()]
 
     def claim_scores(self, token_lists: list[list[str]]) -> list[dict[str, float]]:
         scores = self._predict(CLAIM_PIPE, token_lists).tolist()
@@ -305,11 +440,14 @@ class ClaimClassifier:
                 nlp=nlp,
                 type_labels=[ClaimType(label) for label in nlp.get_pipe(TYPE_PIPE).labels],
                 claim_labels=list(nlp.get_pipe(CLAIM_PIPE).labels),
+                subject_labels=list(nlp.get_pipe(SUBJECT_PIPE).labels),
             )
         return cls(models, float(meta["threshold"]), float(meta["no_claim"]), meta)
 
     def decide(self, units: list[ClaimUnit], extractor: ClaimExtractor) -> list[list[FoundClaim]]:
-        """The claims of each unit (in order), all units classified in one batch per language."""
+        """The claims of each unit (in order), all units classified in one batch per language:
+        the types of each clause, the subject of each (clause, type) among the clause's parties,
+        then the stance (or no claim) of each (subject, type)."""
         type_scores: list[dict[ClaimType, float]] = [{} for _ in units]
         tokens = [unit_tokens(unit, extractor) for unit in units]
         for language, model in self.models.items():
@@ -317,10 +455,10 @@ class ClaimClassifier:
             if indexes:
                 for i, scores in zip(indexes, model.type_scores([tokens[i] for i in indexes]), strict=True):
                     type_scores[i] = scores
-        # Candidate claims: the types the clause's cues or the type classifier suggest, each read
-        # by the rules (subject, object, speaker, their stance).
-        candidates: list[tuple[int, FoundClaim, float]] = []
+        # Candidate (clause, type) pairs: the types the clause's cues or the type classifier
+        # suggest; the rules' own types.
         decided: list[list[FoundClaim]] = [[] for _ in units]
+        pairs: list[tuple[int, ClaimType]] = []
         for i, unit in enumerate(units):
             if len(unit.sentence) > MAX_CLAUSE_CHARS:
                 # Longer than any clause the classifier learnt from (a page without full stops):
@@ -328,21 +466,21 @@ class ClaimClassifier:
                 decided[i] = list(unit.rule_claims)
                 continue
             scores = type_scores[i]
-            # The rules' own types; the other types the cues name (a generic cue names three) when
-            # the type classifier finds them likely enough; any type it finds probable.
             ruled = {f.claim.type for f in unit.rule_claims}
             cued = {t for t in candidate_types(unit) if scores.get(t, 0.0) >= self.cue_gate}
             proposed = {t for t, p in scores.items() if p >= self.threshold}
-            for claim_type in sorted(ruled | cued | proposed, key=TYPE_ORDER.__getitem__):
-                found = extractor.unit_claim(unit, claim_type)
-                if found is not None:
-                    candidates.append((i, found, scores.get(claim_type, 0.0)))
+            pairs.extend((i, t) for t in sorted(ruled | cued | proposed, key=TYPE_ORDER.__getitem__))
+        choices = choose_subjects(self.models, units, pairs, extractor)
+        candidates: list[tuple[int, FoundClaim, float, SubjectChoice]] = []
+        for (i, claim_type), choice in zip(pairs, choices, strict=True):
+            if choice.found is not None:
+                candidates.append((i, choice.found, type_scores[i].get(claim_type, 0.0), choice))
         for language, model in self.models.items():
             picked = [c for c in candidates if units[c[0]].lang is language]
             if not picked:
                 continue
-            inputs = [claim_features(found, units[i], extractor, p) + tokens[i] for i, found, p in picked]
-            for (i, found, _), scores in zip(picked, model.claim_scores(inputs), strict=True):
+            inputs = [claim_tokens(units[i], found, extractor, p, choice) for i, found, p, choice in picked]
+            for (i, found, _, _), scores in zip(picked, model.claim_scores(inputs), strict=True):
                 if scores.pop(NO_CLAIM) >= self.no_claim:
                     continue
                 label, p = max(scores.items(), key=lambda item: item[1])
@@ -370,6 +508,104 @@ class ClaimClassifier:
         return decided
 
 
+@dataclass
+class SubjectChoice:
+    """The subject chosen for a (clause, type): the option, its probability (1.0 when it was the
+    only one), and the claim the rules read about it (None when none can be made)."""
+
+    options: list[SubjectOption]
+    scores: list[float]
+    best: int | None
+    found: FoundClaim | None
+
+    @property
+    def option(self) -> SubjectOption | None:
+        return self.options[self.best] if self.best is not None else None
+
+    def features(self) -> list[str]:
+        """The claim classifier's view of the choice: how the subject is named, how sure it was."""
+        if self.best is None:
+            return ["⟨subject-choice:none⟩"]
+        p = self.scores[self.best]
+        sure = "only" if len(self.options) == 1 else type_bucket(p)
+        return [f"⟨subject-origin:{self.options[self.best].origin}⟩", f"⟨subject-choice:{sure}⟩"]
+
+
+def option_key(mention: Mention) -> tuple[str | None, str]:
+    return (mention.entity_id, mention.name if mention.entity_id is None else "")
+
+
+def subject_inputs(
+    unit: ClaimUnit, claim_type: ClaimType, options: list[SubjectOption], extractor: ClaimExtractor
+) -> tuple[list[list[str]], FoundClaim | None]:
+    """The subject classifier's input for each option of a (clause, type), and the rules' own
+    claim of that type (whose subject is one of the options' features)."""
+    ruled = extractor.unit_claim(unit, claim_type)
+    rule_subject = (
+        (ruled.claim.subject, ruled.claim.subject_name if ruled.claim.subject is None else "")
+        if ruled
+        else None
+    )
+    inputs = [
+        subject_features(unit, option, claim_type, extractor, rule_subject, len(options))
+        + marked_tokens(unit, option, extractor)
+        for option in options
+    ]
+    return inputs, ruled
+
+
+def choose_subjects(
+    models: dict[Language, LanguageModel],
+    units: list[ClaimUnit],
+    pairs: list[tuple[int, ClaimType]],
+    extractor: ClaimExtractor,
+) -> list[SubjectChoice]:
+    """The subject of each (clause, type) pair: the option the subject classifier finds likeliest
+    (all pairs of a language in one batch); the claim about it, read by the rules."""
+    options_of: dict[int, list[SubjectOption]] = {}
+    choices: list[SubjectChoice] = []
+    rows: dict[Language, list[list[str]]] = {language: [] for language in Language}
+    spans: list[tuple[Language, int, int, FoundClaim | None]] = []
+    for i, claim_type in pairs:
+        unit = units[i]
+        if i not in options_of:
+            options_of[i] = extractor.subject_options(unit)
+        options = options_of[i]
+        if len(options) > 1:
+            inputs, ruled = subject_inputs(unit, claim_type, options, extractor)
+            start = len(rows[unit.lang])
+            rows[unit.lang].extend(inputs)
+            spans.append((unit.lang, start, len(rows[unit.lang]), ruled))
+        else:
+            spans.append((unit.lang, 0, 0, None))
+    scored = {
+        language: model.subject_scores(rows[language]) if rows[language] else []
+        for language, model in models.items()
+    }
+    for (i, claim_type), (language, start, end, ruled) in zip(pairs, spans, strict=True):
+        options = options_of[i]
+        scores = scored[language][start:end] if end > start else [1.0] * len(options)
+        rule_key = (
+            (ruled.claim.subject, ruled.claim.subject_name if ruled.claim.subject is None else "")
+            if ruled is not None and not ruled.carried_subject
+            else None
+        )
+        best, found = None, None
+        # The likeliest option of which a claim can be made: none is made about the source's own
+        # party ("Baidu" when the object is ERNIE Bot), so the next one is the subject then.
+        for index in sorted(range(len(options)), key=lambda k: -scores[k]):
+            option = options[index]
+            if option.origin != "carried" and option_key(option.mention) == rule_key:
+                found = ruled
+            else:
+                found = extractor.unit_claim(units[i], claim_type, option)
+            if found is not None:
+                best = index
+                break
+        choices.append(SubjectChoice(options, scores, best, found))
+    return choices
+
+
 def candidate_types(unit: ClaimUnit) -> set[ClaimType]:
     """The types the clause's cues name: a generic cue (套壳, "wrapper") may be any of three."""
     types = {found.claim.type for found in unit.rule_claims}
@@ -386,11 +622,17 @@ def unit_tokens(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
     return unit_features(unit, extractor) + text_tokens(unit, extractor)
 
 
-def claim_tokens(unit: ClaimUnit, found: FoundClaim, extractor: ClaimExtractor, p_type: float) -> list[str]:
+def claim_tokens(
+    unit: ClaimUnit, found: FoundClaim, extractor: ClaimExtractor, p_type: float, choice: SubjectChoice
+) -> list[str]:
     """The claim classifier's input for one candidate claim of a clause (`p_type`: the type
-    classifier's probability of its type)."""
+    classifier's probability of its type; `choice`: how its subject was chosen). The clause's
+    words with the subject marked ⟨subj⟩ whatever it is: the stance is in who says what about
+    it, not in whether the knowledge base knows it."""
+    assert choice.option is not None
     return (
         claim_features(found, unit, extractor, p_type)
+        + choice.features()
         + unit_features(unit, extractor)
-        + text_tokens(unit, extractor)
+        + marked_tokens(unit, choice.option, extractor)
     )

@@ -2,18 +2,21 @@
 
     shellwatch train-nlp            # rebuilds nlp/data/models/claims from TRAINING_FILES
 
-Reads labelled JSONL (tests/data/nlp/README.md): tests/data/nlp/train-en.jsonl and train-zh.jsonl
+Reads labelled JSONL (tests/data/nlp/README.md): every tests/data/nlp/train-*.jsonl
 (dev.jsonl is kept out, for choosing the settings and reporting; heldout.jsonl is never read here).
 Each example goes through the rules-only pipeline; its candidate clauses (`ClaimUnit`s) are the
 training units. A gold claim is given to the clause that fits it best (the rules' claim of its type
 and subject there, a cue of its type, its speaker or subject written there).
 
 - The type classifier learns the set of gold types per clause.
+- The subject classifier learns, for each gold claim given to a clause that names more than one
+  party, which of the clause's parties (`ClaimExtractor.subject_options`) it is about.
 - The claim classifier learns, for each candidate claim of a clause (the types its cues name, the
-  types the type classifier proposes, the gold types; each read by the rules), the gold stance, or
-  "none" when the example states no such claim about that subject. Its type-probability feature
-  comes from type classifiers trained on the other half of the examples (two folds), as it will
-  be on new text.
+  types the type classifier proposes, the gold types), about the subject the subject classifier
+  chooses, the gold stance, or "none" when the example states no such claim about that subject;
+  when the choice misses a gold subject the clause names, the claim about the right one too. Its
+  type probabilities and subject choices come from classifiers trained on the other half of the
+  examples (two folds), as they will be on new text.
 - The relevance classifier learns each example's `relevant` from its first sentence.
 
 Training is deterministic (fixed seed and order, CPU; about ten seconds). The model directory's
@@ -37,26 +40,31 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
 
-from nlp.claims import ClaimExtractor, ClaimUnit
+from nlp.claims import ClaimExtractor, ClaimUnit, SubjectOption
 from nlp.classifier import (
     CLAIM_PIPE,
     MODEL_DIR,
     NO_CLAIM,
     RELEVANCE_LABELS,
     RELEVANCE_PIPE,
+    SUBJECT_LABELS,
+    SUBJECT_PIPE,
     TYPE_PIPE,
     ClaimClassifier,
     LanguageModel,
+    SubjectChoice,
     candidate_types,
+    choose_subjects,
     claim_tokens,
     lede_tokens,
+    subject_inputs,
     unit_tokens,
 )
 from nlp.knowledge_base import KnowledgeBase, name_key
 from shellwatch.domain import ClaimType, Language, Stance
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "nlp"
-TRAINING_FILES = (DATA_DIR / "train-en.jsonl", DATA_DIR / "train-zh.jsonl")
+TRAINING_FILES = tuple(sorted(DATA_DIR.glob("train-*.jsonl")))
 SEED = 13
 FOLDS = 2
 CLAIM_LABELS = [*(s.value for s in Stance), NO_CLAIM]
@@ -71,7 +79,7 @@ class Settings:
     batch_size: int = 16
     dropout: float = 0.1
     learn_rate: float = 0.0005
-    threshold: float = 0.5  # a type this probable is a candidate claim even without its cue
+    threshold: float = 0.4  # a type this probable is a candidate claim even without its cue
     cue_gate: float = 0.25  # a type a cue names is a candidate claim when this probable (or the rules' own)
     no_claim: float = 0.7  # a candidate claim this likely to be no claim is dropped
     hash_length: int = 2**15
@@ -106,6 +114,7 @@ class TrainingSet:
     units: list[Unit]
     relevance_docs: dict[Language, list[tuple[list[str], dict[str, float]]]]
     claim_docs: dict[Language, list[tuple[list[str], dict[str, float]]]] = field(default_factory=dict)
+    subject_docs: dict[Language, list[tuple[list[str], dict[str, float]]]] = field(default_factory=dict)
     aligned: int = 0
     unreachable: int = 0
 
@@ -117,6 +126,10 @@ class TrainingSet:
         ]
 
 
+def _option_fits(gold: dict, option: SubjectOption) -> bool:
+    return _subject_fits(gold, option.mention.entity_id, option.mention.name)
+
+
 def _subject_fits(gold: dict, subject: str | None, subject_name: str) -> bool:
     if gold["subject"] is not None:
         return subject == gold["subject"]
@@ -124,9 +137,11 @@ def _subject_fits(gold: dict, subject: str | None, subject_name: str) -> bool:
     return subject is None and bool(a and b) and (a in b or b in a)
 
 
-def _fit(gold: dict, unit: ClaimUnit) -> int:
+def _fit(gold: dict, unit: ClaimUnit, extractor: ClaimExtractor) -> int:
     claim_type = ClaimType(gold["type"])
     score = 0
+    if any(_option_fits(gold, option) for option in extractor.subject_options(unit)):
+        score += 3
     for found in unit.rule_claims:
         if found.claim.type is claim_type and _subject_fits(
             gold, found.claim.subject, found.claim.subject_name
@@ -158,7 +173,7 @@ def training_units(examples: list[dict], pipelines: dict, extractor: ClaimExtrac
             continue
         given: dict[int, dict[ClaimType, dict]] = {i: {} for i in range(len(units))}
         for gold in example["claims"]:
-            best = max(range(len(units)), key=lambda i: (_fit(gold, units[i]), -i))
+            best = max(range(len(units)), key=lambda i: (_fit(gold, units[i], extractor), -i))
             given[best].setdefault(ClaimType(gold["type"]), gold)
             result.aligned += 1
         result.units.extend(
@@ -167,22 +182,59 @@ def training_units(examples: list[dict], pipelines: dict, extractor: ClaimExtrac
     return result
 
 
-def claim_docs(
-    data: TrainingSet, extractor: ClaimExtractor, type_scores: list[dict[ClaimType, float]], threshold: float
-) -> dict:
-    """The claim classifier's training documents: each candidate claim (the clause's cue types, the
-    types the type classifier proposes, the gold types) labelled with its gold stance or "none"."""
+def subject_docs(data: TrainingSet, extractor: ClaimExtractor, fold: int | None = None) -> dict:
+    """The subject classifier's training documents: for each gold claim given to a clause that
+    names more than one party, every party of the clause, "subject" when the claim is about it."""
     docs: dict[Language, list] = {language: [] for language in Language}
-    for item, scores in zip(data.units, type_scores, strict=True):
+    for item in data.units:
+        if fold is not None and item.fold == fold:
+            continue
         unit = item.unit
+        options = extractor.subject_options(unit)
+        if len(options) < 2:
+            continue
+        for claim_type, gold in item.gold.items():
+            fits = [_option_fits(gold, option) for option in options]
+            if not any(fits):
+                continue  # the subject is no party the clause names: nothing to choose
+            inputs, _ = subject_inputs(unit, claim_type, options, extractor)
+            for tokens, fit in zip(inputs, fits, strict=True):
+                docs[unit.lang].append((tokens, {"subject": float(fit), "other": float(not fit)}))
+    return docs
+
+
+def claim_pairs(data: TrainingSet, type_scores: list[dict[ClaimType, float]], threshold: float) -> list:
+    """The (unit index, type) pairs a claim decision is trained on: the clause's cue types, the
+    types the type classifier proposes, the gold types."""
+    pairs = []
+    for index, (item, scores) in enumerate(zip(data.units, type_scores, strict=True)):
         proposed = {t for t, p in scores.items() if p >= threshold}
-        for claim_type in sorted(
-            candidate_types(unit) | proposed | set(item.gold), key=list(ClaimType).index
-        ):
-            found = extractor.unit_claim(unit, claim_type)
-            if found is None:
-                continue
-            gold = item.gold.get(claim_type)
+        types = candidate_types(item.unit) | proposed | set(item.gold)
+        pairs.extend((index, t) for t in sorted(types, key=list(ClaimType).index))
+    return pairs
+
+
+def claim_docs(
+    data: TrainingSet,
+    extractor: ClaimExtractor,
+    type_scores: list[dict[ClaimType, float]],
+    pairs: list[tuple[int, ClaimType]],
+    choices: list[SubjectChoice],
+) -> dict:
+    """The claim classifier's training documents: each candidate (clause, type) about the subject
+    the subject classifier chose, labelled with its gold stance or "none"; when the choice missed
+    a gold subject the clause names, the claim about the right one as well."""
+    docs: dict[Language, list] = {language: [] for language in Language}
+    for (index, claim_type), choice in zip(pairs, choices, strict=True):
+        item = data.units[index]
+        unit = item.unit
+        p_type = type_scores[index].get(claim_type, 0.0)
+        gold = item.gold.get(claim_type)
+        found = choice.found
+        right = None
+        if gold is not None:
+            right = next((i for i, o in enumerate(choice.options) if _option_fits(gold, o)), None)
+        if found is not None:
             claim = found.claim
             # A claim the example states in another clause too is no "no claim" here (claims of a
             # text merge per subject, type and stance).
@@ -193,16 +245,27 @@ def claim_docs(
             ]
             if gold is not None and _subject_fits(gold, claim.subject, claim.subject_name):
                 label = gold["stance"]
-            elif gold is not None:
-                continue  # the right type about the wrong subject: teaches neither way
             elif elsewhere:
                 label = elsewhere[0]["stance"]
             else:
+                # No claim of this type in the example, or the right type about the wrong party
+                # (then the claim about the right one follows below).
                 label = NO_CLAIM
-            cats = {name: float(name == label) for name in CLAIM_LABELS}
-            tokens = claim_tokens(unit, found, extractor, scores.get(claim_type, 0.0))
-            docs[unit.lang].append((tokens, cats))
+            docs[unit.lang].append((claim_tokens(unit, found, extractor, p_type, choice), _cats(label)))
+            if label != NO_CLAIM or right is None:
+                continue
+        if right is not None and gold is not None:
+            fixed = SubjectChoice(choice.options, choice.scores, right, None)
+            found = extractor.unit_claim(unit, claim_type, choice.options[right])
+            if found is not None and _subject_fits(gold, found.claim.subject, found.claim.subject_name):
+                docs[unit.lang].append(
+                    (claim_tokens(unit, found, extractor, p_type, fixed), _cats(gold["stance"]))
+                )
     return docs
+
+
+def _cats(label: str) -> dict[str, float]:
+    return {name: float(name == label) for name in CLAIM_LABELS}
 
 
 def train(
@@ -226,10 +289,36 @@ def train(
             inputs = [unit_tokens(data.units[i].unit, extractor) for i in indexes]
             for i, scores in zip(indexes, model.type_scores(inputs) if inputs else [], strict=True):
                 type_scores[i] = scores
-    data.claim_docs = claim_docs(data, extractor, type_scores, settings.threshold)
+    # The claim classifier learns from subjects chosen by subject classifiers trained on the
+    # other fold, as it will see them on new text.
+    pairs = claim_pairs(data, type_scores, settings.threshold)
+    choices: list[SubjectChoice | None] = [None] * len(pairs)
+    units = [u.unit for u in data.units]
+    for fold in range(FOLDS):
+        fold_docs = subject_docs(data, extractor, fold)
+        fold_models = {
+            language: _subject_model(language, fold_docs[language], settings) for language in Language
+        }
+        picked = [k for k, (index, _) in enumerate(pairs) if data.units[index].fold == fold]
+        for k, choice in zip(
+            picked, choose_subjects(fold_models, units, [pairs[k] for k in picked], extractor), strict=True
+        ):
+            choices[k] = choice
+    data.claim_docs = claim_docs(data, extractor, type_scores, pairs, choices)
+    data.subject_docs = subject_docs(data, extractor)
     models = {}
     for language in Language:
         nlp = _type_model(language, data.type_docs(language, extractor), settings)
+        _train_pipe(
+            nlp,
+            "textcat",
+            SUBJECT_PIPE,
+            SUBJECT_LABELS,
+            True,
+            data.subject_docs[language],
+            language,
+            settings,
+        )
         _train_pipe(
             nlp, "textcat", CLAIM_PIPE, CLAIM_LABELS, True, data.claim_docs[language], language, settings
         )
@@ -247,9 +336,16 @@ def train(
             nlp=nlp,
             type_labels=[ClaimType(label) for label in nlp.get_pipe(TYPE_PIPE).labels],
             claim_labels=list(nlp.get_pipe(CLAIM_PIPE).labels),
+            subject_labels=list(nlp.get_pipe(SUBJECT_PIPE).labels),
         )
     meta = {"threshold": settings.threshold, "no_claim": settings.no_claim, "cue_gate": settings.cue_gate}
     return ClaimClassifier(models, settings.threshold, settings.no_claim, meta), data
+
+
+def _subject_model(language: Language, items: list, settings: Settings) -> LanguageModel:
+    nlp = spacy.blank(language.value)
+    _train_pipe(nlp, "textcat", SUBJECT_PIPE, SUBJECT_LABELS, True, items, language, settings)
+    return LanguageModel(nlp, [], [], list(nlp.get_pipe(SUBJECT_PIPE).labels))
 
 
 def _type_model(language: Language, items: list, settings: Settings):

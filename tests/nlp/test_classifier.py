@@ -7,7 +7,16 @@ import json
 import pytest
 from spacy.tokens import Doc
 
-from nlp.classifier import CLAIM_PIPE, MODEL_DIR, TYPE_PIPE, ClaimClassifier, claim_features, unit_tokens
+from nlp.classifier import (
+    CLAIM_PIPE,
+    MODEL_DIR,
+    SUBJECT_PIPE,
+    TYPE_PIPE,
+    ClaimClassifier,
+    choose_subjects,
+    claim_tokens,
+    unit_tokens,
+)
 from nlp.pipeline import Analyzer
 from nlp.training import TRAINING_FILES, Settings, data_hash, load_examples, train
 from shellwatch.domain import ClaimType, Language, Stance
@@ -79,10 +88,9 @@ def test_the_classifier_decides_and_its_probability_is_the_confidence(analyzer, 
     assert (claim.type, claim.stance) == (ClaimType.API_WRAPPER, Stance.ALLEGATION)
     model = classifier.models[Language.EN]
     p_type = model.type_scores([unit_tokens(unit, extractor)])[0][ClaimType.API_WRAPPER]
-    found = extractor.unit_claim(unit, ClaimType.API_WRAPPER)
-    scores = model.claim_scores(
-        [claim_features(found, unit, extractor, p_type) + unit_tokens(unit, extractor)]
-    )[0]
+    [choice] = choose_subjects(classifier.models, [unit], [(0, ClaimType.API_WRAPPER)], extractor)
+    assert choice.option.mention.name == "Foo-34B"
+    scores = model.claim_scores([claim_tokens(unit, choice.found, extractor, p_type, choice)])[0]
     assert claim.confidence == round(scores["allegation"], 2)
 
     # A classifier that finds every candidate unlikely drops the claim the rules would make.
@@ -103,6 +111,12 @@ def test_fast_prediction_matches_spacy(analyzer):
         expected = model.nlp.get_pipe(pipe).predict(docs)
         for row, scores in zip(expected, fast(token_lists), strict=True):
             assert list(scores.values()) == pytest.approx([float(x) for x in row], abs=1e-5)
+    docs = [Doc(model.nlp.vocab, words=tokens) for tokens in token_lists]
+    expected = model.nlp.get_pipe(SUBJECT_PIPE).predict(docs)
+    subject = list(model.nlp.get_pipe(SUBJECT_PIPE).labels).index("subject")
+    assert model.subject_scores(token_lists) == pytest.approx(
+        [float(row[subject]) for row in expected], abs=1e-5
+    )
 
 
 def test_training_is_deterministic(kb):
