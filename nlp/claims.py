@@ -53,6 +53,7 @@ SPEAKER_ROLE = re.compile(
 # Words that make a speaker (folded) a party rather than a commentator ("星河科技", "Nebula AI").
 PARTY_WORDS = re.compile(r"科技|公司|智能|集团|实验室|大模型|团队|(?<![a-z])(?:ai|labs?|inc)(?![a-z])")
 NO_MATCH = re.compile(r"(?!x)x")
+NOT_NAME_STARTS_ZH = frozenset("的了是被在把对给将也则又就只还都并而")
 NAME_BREAKS = frozenset(" ，,。：:；;“”\"'「」『』（）()、!?！？《》\n—")
 # A run of capitalised words in an English clause (a name the name finders may have missed).
 CAPITALISED_RUN = re.compile(r"(?<![\w'’-])[A-Z][\w+&.’'-]*(?:\s+[A-Z0-9][\w+&.’'-]*)*")
@@ -345,9 +346,11 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         negation=_cues(negation["patterns"], "negation", source),
         negation_window={Language.ZH: negation["window_zh"], Language.EN: negation["window_en"]},
         history=_cues(data["history"], "history", source),
+        # "X被指…" and "X遭…质疑": X is accused, no speaker; "X自称Y" (a model calling itself Y) is
+        # what X outputs, not X stating a claim.
         speaker_verbs=re.compile(
             "|".join(
-                [f"(?<!被)(?<!遭)(?:{trie_regex(data['speaker_verbs_zh'])})"]
+                [f"(?<!被)(?<!遭)(?<!自)(?:{trie_regex(data['speaker_verbs_zh'])})"]
                 + [rf"\b(?:{trie_regex(data['speaker_verbs_en'])})\b"]
             ),
             re.ASCII,
@@ -728,7 +731,7 @@ class ClaimExtractor:
             # The speaker's own name, without its role ("松果科技CTO" → 松果科技); a role alone
             # ("联合创始人") names no one.
             name = SPEAKER_ROLE.sub("", unit.speaker or "").strip()
-            if not inside and len(name) >= 2 and self._names_a_party(fold(name)):
+            if not inside and len(name) >= 2 and self._names_a_party(name, unit.lang):
                 add(Mention(name_span[0], name_span[1], unit.speaker, None, EntityType.ORG, name), "speaker")
         for mention in self._proposed_names(unit):
             add(mention, "proposed")
@@ -754,6 +757,9 @@ class ClaimExtractor:
                 trimmed = SPEAKER_TRIM.match(sentence, start)
                 if trimmed:
                     start = trimmed.end()
+                # A name does not start with a particle ("的衡川法律大模型" → 衡川法律大模型).
+                while start < len(sentence) and sentence[start] in NOT_NAME_STARTS_ZH:
+                    start += 1
                 name = self.lex.proposed_name_zh.match(sentence, start)
                 if name:
                     spans.append(name.span())
@@ -806,12 +812,17 @@ class ClaimExtractor:
                 spans.append((start, end))
         return spans
 
-    def _names_a_party(self, words: str) -> bool:
-        """The speaker's words name a company or product, not "网友", "researchers" or "该公司"."""
+    def _names_a_party(self, name: str, lang: Language) -> bool:
+        """The speaker's words name a company or product, not "网友", "researchers", "该公司" or
+        "Some" (English: capitalised words, the first no common word)."""
+        words = fold(name)
         if self.lex.anaphora.fullmatch(words.strip()) or self.lex.third_parties.search(words):
             return False
         if self.lex.commentators.search(words):
             return False
+        if lang is Language.EN:
+            tokens = name.split()
+            return bool(tokens) and tokens[0][:1].isupper() and tokens[0] not in self.lex.not_names_en
         return bool(NAMELIKE.search(words) or PARTY_WORDS.search(words))
 
     def _rule_claims(self, unit: ClaimUnit) -> list[FoundClaim]:

@@ -121,6 +121,8 @@ def subject_features(
     extractor: ClaimExtractor,
     rule_subject: tuple[str | None, str] | None,
     count: int,
+    rule_object: Mention | None = None,
+    beside: frozenset[str] = frozenset(),
 ) -> list[str]:
     """What tells the subject of a claim of `claim_type` from the other parties of the clause:
     how the clause names the candidate (its kind, speaker, carried), whether the rules chose it,
@@ -143,7 +145,10 @@ def subject_features(
     if mention.entity_id is None:
         features += subject_name_features(mention.name)
     if option.origin == "carried":
-        return features
+        # The subject of an earlier sentence, against what this clause names itself.
+        return features + [f"⟨carried-beside:{k}⟩" for k in sorted(beside)]
+    if rule_object is not None and rule_object.start == mention.start:
+        features += ["⟨rule-object⟩", f"⟨{t}|rule-object⟩"]
     hit = extractor.type_hit(unit, claim_type)
     if mention.end <= hit.start:
         gap = hit.start - mention.end
@@ -546,8 +551,16 @@ def subject_inputs(
         if ruled
         else None
     )
+    rule_object = (
+        None
+        if claim_type is ClaimType.SELF_DEVELOPED
+        else extractor._object_for(
+            extractor.type_hit(unit, claim_type), unit.sentence, unit.mentions, unit.lang
+        )
+    )
+    beside = frozenset(option_kind(o.mention, extractor) for o in options if o.origin != "carried")
     inputs = [
-        subject_features(unit, option, claim_type, extractor, rule_subject, len(options))
+        subject_features(unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside)
         + marked_tokens(unit, option, extractor)
         for option in options
     ]
