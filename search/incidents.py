@@ -76,7 +76,6 @@ OPENING_STANCES = frozenset({Stance.ALLEGATION, Stance.DENIAL, Stance.ADMISSION}
 STATUS_RANK = {IncidentStatus.ALLEGED: 0, IncidentStatus.DISPUTED: 1, IncidentStatus.CONFIRMED: 2}
 STANCE_STATUS = {Stance.DENIAL: IncidentStatus.DISPUTED, Stance.ADMISSION: IncidentStatus.CONFIRMED}
 TITLES_FILE = Path(__file__).parent / "data" / "incident_titles.yaml"
-OPENING_RULES_FILE = Path(__file__).parent / "data" / "incident_opening.yaml"
 # Waiting articles read back per opening decision; far more than one party's uncorroborated claims
 # in one window (a party with an incident does not wait: its articles join it).
 WAITING_LIMIT = 200
@@ -495,10 +494,17 @@ def _titles() -> dict[str, dict]:
     return yaml.safe_load(TITLES_FILE.read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=1)
 def opening_rules() -> OpeningRules:
-    """The opening thresholds; a malformed file fails loudly, naming the file."""
+    """The opening thresholds of the file SHELLWATCH_INCIDENT_OPENING names (default
+    data/incident_opening.yaml); a malformed file fails loudly, naming the file."""
+    from shellwatch.config import load_settings
+
+    return _opening_rules(load_settings().incident_opening_file)
+
+
+@lru_cache(maxsize=4)
+def _opening_rules(path: Path) -> OpeningRules:
     try:
-        return OpeningRules.model_validate(yaml.safe_load(OPENING_RULES_FILE.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ValueError(f"{OPENING_RULES_FILE}: {exc}") from exc
+        return OpeningRules.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc

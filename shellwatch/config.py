@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         PACKAGE_ROOT / "nlp" / "data" / "knowledge_base.yaml",
         validation_alias=_env("SHELLWATCH_KNOWLEDGE_BASE"),
     )
+    # When claims are evidence enough to open an incident (and so to alert): see the file's comments.
+    incident_opening_file: Path = Field(
+        PACKAGE_ROOT / "search" / "data" / "incident_opening.yaml",
+        validation_alias=_env("SHELLWATCH_INCIDENT_OPENING"),
+    )
     public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("SHELLWATCH_PUBLIC_URL"))
     log_level: str = Field("INFO", validation_alias=_env("SHELLWATCH_LOG_LEVEL"))
     user_agent: str = Field(

@@ -199,6 +199,14 @@ class Run:
             ]
         }
         (self.workdir / "sources.yaml").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
+        # Each story is one outlet's allegation about its own model, and the run checks that each is
+        # stored and alerted exactly once through the faults: so any single claim opens its incident
+        # here. The corroboration policy itself is tested in tests/search.
+        opening = self.workdir / "incident_opening.yaml"
+        opening.write_text(
+            json.dumps({"corroborating_sources": 1, "confident_claim": 0.8, "confident_response": 0.35}),
+            encoding="utf-8",
+        )
         env = {
             key: value
             for key, value in os.environ.items()
@@ -209,6 +217,7 @@ class Run:
                 "SHELLWATCH_DATA_DIR": str(self.data_dir),
                 "REDIS_URL": self.redis.url,
                 "SHELLWATCH_SOURCES": str(self.workdir / "sources.yaml"),
+                "SHELLWATCH_INCIDENT_OPENING": str(opening),
                 "SHELLWATCH_PUBLIC_URL": f"http://127.0.0.1:{self.ports['api']}",
                 "SHELLWATCH_LOG_LEVEL": "INFO",
                 "WEBHOOK_ALLOW": "127.0.0.1",

@@ -562,3 +562,18 @@ def test_a_corrected_waiting_claim_alerts_when_the_replay_opens_its_incident(sto
     assert outcome.incident_ids == [incident.id]
     corrected = [a for a in outcome.alerts if a.article_id == second.id]
     assert [a.claim.type for a in corrected] == [ClaimType.API_WRAPPER]
+
+
+def test_the_opening_rules_file_is_configurable(store, kb, tmp_path, monkeypatch) -> None:
+    """SHELLWATCH_INCIDENT_OPENING names another rules file: with one outlet enough, a single weak
+    allegation opens its incident; a malformed file is an error naming the file."""
+    rules = tmp_path / "opening.yaml"
+    rules.write_text("corroborating_sources: 1\nconfident_claim: 0.8\nconfident_response: 0.35\n")
+    monkeypatch.setenv("SHELLWATCH_INCIDENT_OPENING", str(rules))
+    result = process(store, kb, weak_doubao("https://a.example/1", "2023-12-10", "36氪"))
+    assert len(result.incidents) == 1 and len(result.new_allegations) == 1
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("corroborating_sources: none\n")
+    monkeypatch.setenv("SHELLWATCH_INCIDENT_OPENING", str(broken))
+    with pytest.raises(ValueError, match="broken.yaml"):
+        opening_rules()
