@@ -135,6 +135,9 @@ class ClaimUnit:
     cues: SentenceCues
     lang: Language
     rule_claims: list[FoundClaim]
+    # What the classifier derives from the clause (tokens, subject options), computed once for all
+    # the (type, subject) candidates read in it.
+    derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 class CueSet:
@@ -423,6 +426,7 @@ class ClaimExtractor:
     def __init__(self, kb: KnowledgeBase, lexicon: ClaimLexicon | None = None) -> None:
         self.kb = kb
         self.lex = lexicon or load_claim_lexicon()
+        self._roles: dict[tuple[str | None, EntityType], str] = {}
 
     def candidate_sentences(
         self, folded: str, sentences: list[tuple[int, int]], mentions: list[Mention] | None = None
@@ -689,6 +693,9 @@ class ClaimExtractor:
         organisation of a known person speaking, the speaker's own words when they name a party
         the name finders missed ("松果科技CTO"), and the subject carried from an earlier sentence.
         One option per name, at its first mention."""
+        known = unit.derived.get("subject_options")
+        if known is not None:
+            return known  # type: ignore[return-value]
         options: list[SubjectOption] = []
         seen: set[tuple[str | None, str]] = set()
 
@@ -741,6 +748,7 @@ class ClaimExtractor:
                 Mention(-1, -1, carried.surface, carried.entity_id, carried.type, carried.name),
                 "carried",
             )
+        unit.derived["subject_options"] = options
         return options
 
     def _proposed_names(self, unit: ClaimUnit) -> list[Mention]:
@@ -766,18 +774,20 @@ class ClaimExtractor:
         else:
             spans = self._capitalised_names(unit.original)
         found: list[Mention] = []
+        if not spans:
+            return found
+        # Cues and the words for third parties and commentators, found once in the clause.
+        sentence = unit.sentence
+        excluded = [(hit.start, hit.end) for hit in unit.cues.hits]
+        excluded += [m.span() for _, m in self.lex.third_parties.finditer(sentence)]
+        excluded += [m.span() for _, m in self.lex.commentators.finditer(sentence)]
         for start, end in dict.fromkeys(spans):
-            if any(s < end and start < e for s, e in taken):
-                continue
-            words = unit.sentence[start:end]
-            if (
-                self.lex.type_cues.search(words)
-                or self.lex.speaker_verbs.search(words)
-                or self.lex.third_parties.search(words)
-                or self.lex.commentators.search(words)
-                or self.lex.anaphora.fullmatch(words)
-                or words.isdigit()
+            if any(s < end and start < e for s, e in taken) or any(
+                s < end and start < e for s, e in excluded
             ):
+                continue
+            words = sentence[start:end]
+            if self.lex.speaker_verbs.search(words) or self.lex.anaphora.fullmatch(words) or words.isdigit():
                 continue
             surface = unit.original[start:end]
             found.append(Mention(start, end, surface, None, EntityType.MODEL, surface))
@@ -946,6 +956,21 @@ class ClaimExtractor:
             and self._is_source(m)
         ]
         return preceding[-1] if preceding else None
+
+    def known_role(self, mention: Mention) -> str:
+        """The role of a name the knowledge base knows, as the classifier reads it: an API vendor's
+        model, an open model, another model or an organisation (once per entity)."""
+        key = (mention.entity_id, mention.type)
+        role = self._roles.get(key)
+        if role is None:
+            if self._is_api_source(mention):
+                role = "⟨api-model⟩"
+            elif self._in(mention, self.lex.open_sources):
+                role = "⟨open-model⟩"
+            else:
+                role = "⟨model⟩" if mention.type is EntityType.MODEL else "⟨org⟩"
+            self._roles[key] = role
+        return role
 
     def _is_source(self, mention: Mention) -> bool:
         return self._is_api_source(mention) or self._in(mention, self.lex.open_sources)

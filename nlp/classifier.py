@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy
@@ -57,6 +58,7 @@ RELEVANCE_LABELS = ["relevant", "irrelevant"]
 LEDE_CHARS = 200
 NO_CLAIM = "none"
 MAX_CLAUSE_CHARS = 400
+PREDICT_CHUNK = 1024  # inputs per call of a linear model
 WORD = re.compile(r"\w+|[^\w\s]")
 HAS_WORD = re.compile(r"[^\W_]")
 TYPE_ORDER = {claim_type: index for index, claim_type in enumerate(ClaimType)}
@@ -68,49 +70,72 @@ def mention_role(mention: Mention, extractor: ClaimExtractor) -> str:
         return "⟨person⟩"
     if not mention.linked:
         return "⟨unknown⟩"
-    if extractor._is_api_source(mention):
-        return "⟨api-model⟩"
-    if extractor._in(mention, extractor.lex.open_sources):
-        return "⟨open-model⟩"
-    return "⟨model⟩" if mention.type is EntityType.MODEL else "⟨org⟩"
+    return extractor.known_role(mention)
 
 
 def text_tokens(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
     """The clause's tokens, names replaced by their roles: characters for Chinese, words for English."""
-    sentence = unit.sentence
     tokens: list[str] = []
-    position = 0
-    for mention in sorted(unit.mentions, key=lambda m: m.start):
-        if mention.start < position:
-            continue
-        tokens.extend(_words(sentence[position : mention.start], unit.lang))
-        tokens.append(mention_role(mention, extractor))
-        position = mention.end
-    tokens.extend(_words(sentence[position:], unit.lang))
+    for piece in clause_pieces(unit, extractor):
+        tokens.extend(piece.tokens)
     return tokens
 
 
-def marked_tokens(unit: ClaimUnit, option: SubjectOption, extractor: ClaimExtractor) -> list[str]:
-    """The clause's tokens with the candidate subject's name as ⟨subj⟩ and every other name as
-    its role (a carried subject, named in an earlier sentence, is a ⟨subj⟩ before the clause)."""
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A stretch of a clause: the words between names, or one name (its tokens: its role)."""
+
+    start: int
+    end: int
+    tokens: list[str]
+    mention: Mention | None
+
+
+def clause_pieces(unit: ClaimUnit, extractor: ClaimExtractor) -> list[Piece]:
+    """The clause cut at its names, tokenised once for all the candidates marked in it."""
+    known = unit.derived.get("pieces")
+    if known is not None:
+        return known  # type: ignore[return-value]
     sentence = unit.sentence
-    subject = option.mention
-    tokens: list[str] = ["⟨subj⟩", "⟨:⟩"] if option.origin == "carried" else []
+    pieces: list[Piece] = []
     position = 0
     for mention in sorted(unit.mentions, key=lambda m: m.start):
         if mention.start < position:
             continue
-        tokens.extend(_words(sentence[position : mention.start], unit.lang))
-        same = mention.start == subject.start or (
-            mention.entity_id is not None and mention.entity_id == subject.entity_id
+        pieces.append(
+            Piece(position, mention.start, _words(sentence[position : mention.start], unit.lang), None)
         )
-        tokens.append("⟨subj⟩" if same else mention_role(mention, extractor))
+        pieces.append(Piece(mention.start, mention.end, [mention_role(mention, extractor)], mention))
         position = mention.end
-    if option.origin == "speaker" and subject.entity_id is None and subject.start >= position:
-        tokens.extend(_words(sentence[position : subject.start], unit.lang))
-        tokens.append("⟨subj⟩")
-        position = subject.end
-    tokens.extend(_words(sentence[position:], unit.lang))
+    pieces.append(Piece(position, len(sentence), _words(sentence[position:], unit.lang), None))
+    unit.derived["pieces"] = pieces
+    return pieces
+
+
+def marked_tokens(
+    unit: ClaimUnit, option: SubjectOption, extractor: ClaimExtractor, pieces: list[Piece] | None = None
+) -> list[str]:
+    """The clause's tokens with the candidate subject as ⟨subj⟩ and every other name as its role
+    (a carried subject, named in an earlier sentence, is a ⟨subj⟩ before the clause; a name no
+    finder found, the speaker's or a proposed one, is cut out of the words around it)."""
+    if pieces is None:
+        pieces = clause_pieces(unit, extractor)
+    subject = option.mention
+    tokens: list[str] = ["⟨subj⟩", "⟨:⟩"] if option.origin == "carried" else []
+    for piece in pieces:
+        mention = piece.mention
+        if mention is not None:
+            same = mention.start == subject.start or (
+                mention.entity_id is not None and mention.entity_id == subject.entity_id
+            )
+            tokens.append("⟨subj⟩" if same else piece.tokens[0])
+        elif piece.start <= subject.start < piece.end and option.origin in ("speaker", "proposed"):
+            sentence, lang = unit.sentence, unit.lang
+            tokens.extend(_words(sentence[piece.start : subject.start], lang))
+            tokens.append("⟨subj⟩")
+            tokens.extend(_words(sentence[min(subject.end, piece.end) : piece.end], lang))
+        else:
+            tokens.extend(piece.tokens)
     return tokens
 
 
@@ -125,25 +150,15 @@ def subject_features(
     beside: frozenset[str] = frozenset(),
 ) -> list[str]:
     """What tells the subject of a claim of `claim_type` from the other parties of the clause:
-    how the clause names the candidate (its kind, speaker, carried), whether the rules chose it,
-    where it stands from the cue, the words right around it (被, 的, "of", "by"), whether its maker
-    or its own model is named beside it. Crossed with the type: Llama is rarely the subject of a
-    llama_based claim, but may be one of self_developed."""
+    how the clause names the candidate (`option_context`), whether the rules chose it or read it
+    as the object, where it stands from the cue. Crossed with the type: Llama is rarely the
+    subject of a llama_based claim, but may be one of self_developed."""
     t = claim_type.value
     mention = option.mention
-    kind = option_kind(mention, extractor)
-    features = [
-        f"⟨origin:{option.origin}⟩",
-        f"⟨kind:{kind}⟩",
-        f"⟨{t}|kind:{kind}⟩",
-        f"⟨{t}|origin:{option.origin}⟩",
-        f"⟨options:{min(count, 4)}⟩",
-    ]
-    key = (mention.entity_id, mention.name if mention.entity_id is None else "")
-    if rule_subject is not None and key == rule_subject:
+    kind, context = option_context(unit, option, extractor)
+    features = [*context, f"⟨{t}|kind:{kind}⟩", f"⟨{t}|origin:{option.origin}⟩", f"⟨options:{min(count, 4)}⟩"]
+    if rule_subject is not None and option_key(mention) == rule_subject:
         features += ["⟨rule-choice⟩", f"⟨{t}|rule-choice⟩"]
-    if mention.entity_id is None:
-        features += subject_name_features(mention.name)
     if option.origin == "carried":
         # The subject of an earlier sentence, against what this clause names itself.
         return features + [f"⟨carried-beside:{k}⟩" for k in sorted(beside)]
@@ -159,39 +174,57 @@ def subject_features(
     else:
         where = "inside"
     features += [f"⟨at-cue:{where}⟩", f"⟨{t}|at-cue:{where}⟩", f"⟨{kind}|at-cue:{where}⟩"]
-    named = [m for m in unit.mentions if m.type is not EntityType.PERSON]
-    if named and named[0].start == mention.start:
-        features.append("⟨first-named⟩")
-    if mention.start <= 2:
-        features.append("⟨clause-start⟩")
-    sentence = unit.sentence
-    if unit.lang is Language.ZH:
-        before, after = (
-            sentence[max(0, mention.start - 2) : mention.start],
-            sentence[mention.end : mention.end + 2],
-        )
-        features += [
-            f"⟨left:{before[-1:]}⟩",
-            f"⟨left2:{before}⟩",
-            f"⟨right:{after[:1]}⟩",
-            f"⟨right2:{after}⟩",
-        ]
-    else:
-        left = WORD.findall(sentence[max(0, mention.start - 24) : mention.start])[-2:]
-        right = WORD.findall(sentence[mention.end : mention.end + 24])[:2]
-        features += [f"⟨left:{w}⟩" for w in left[-1:]] + [f"⟨right:{w}⟩" for w in right[:1]]
-        features += [f"⟨left2:{' '.join(left)}⟩", f"⟨right2:{' '.join(right)}⟩"]
-    if mention.entity_id is not None:
-        developer = extractor.kb.developer_of(mention.entity_id)
-        others = [m for m in named if m.entity_id is not None and m.entity_id != mention.entity_id]
-        if any(developer is not None and m.entity_id == developer.id for m in others):
-            features.append("⟨maker-named⟩")
-        if mention.type is EntityType.ORG and any(
-            extractor.kb.same_party(m.entity_id, mention.entity_id) and m.type is EntityType.MODEL
-            for m in others
-        ):
-            features.append("⟨own-model-named⟩")
     return features
+
+
+def option_context(
+    unit: ClaimUnit, option: SubjectOption, extractor: ClaimExtractor
+) -> tuple[str, list[str]]:
+    """The candidate's kind and how the clause names it, whatever the type: its origin, the
+    words right around it (被, 的, "of", "by"), first in the clause, its maker or its own model
+    named beside it, the shape of an unknown name (once per candidate of a clause)."""
+    key = f"context:{option.origin}:{option.mention.start}:{option.mention.name}"
+    known = unit.derived.get(key)
+    if known is not None:
+        return known  # type: ignore[return-value]
+    mention = option.mention
+    kind = option_kind(mention, extractor)
+    features = [f"⟨origin:{option.origin}⟩", f"⟨kind:{kind}⟩"]
+    if mention.entity_id is None:
+        features += subject_name_features(mention.name)
+    if option.origin != "carried":
+        named = [m for m in unit.mentions if m.type is not EntityType.PERSON]
+        if named and named[0].start == mention.start:
+            features.append("⟨first-named⟩")
+        if mention.start <= 2:
+            features.append("⟨clause-start⟩")
+        sentence = unit.sentence
+        if unit.lang is Language.ZH:
+            before = sentence[max(0, mention.start - 2) : mention.start]
+            after = sentence[mention.end : mention.end + 2]
+            features += [
+                f"⟨left:{before[-1:]}⟩",
+                f"⟨left2:{before}⟩",
+                f"⟨right:{after[:1]}⟩",
+                f"⟨right2:{after}⟩",
+            ]
+        else:
+            left = WORD.findall(sentence[max(0, mention.start - 24) : mention.start])[-2:]
+            right = WORD.findall(sentence[mention.end : mention.end + 24])[:2]
+            features += [f"⟨left:{w}⟩" for w in left[-1:]] + [f"⟨right:{w}⟩" for w in right[:1]]
+            features += [f"⟨left2:{' '.join(left)}⟩", f"⟨right2:{' '.join(right)}⟩"]
+        if mention.entity_id is not None:
+            developer = extractor.kb.developer_of(mention.entity_id)
+            others = [m for m in named if m.entity_id is not None and m.entity_id != mention.entity_id]
+            if any(developer is not None and m.entity_id == developer.id for m in others):
+                features.append("⟨maker-named⟩")
+            if mention.type is EntityType.ORG and any(
+                extractor.kb.same_party(m.entity_id, mention.entity_id) and m.type is EntityType.MODEL
+                for m in others
+            ):
+                features.append("⟨own-model-named⟩")
+    unit.derived[key] = (kind, features)
+    return kind, features
 
 
 def option_kind(mention: Mention, extractor: ClaimExtractor) -> str:
@@ -240,6 +273,9 @@ def _words(text: str, lang: Language) -> list[str]:
 
 def unit_features(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
     """What the rules read in the clause, as tokens."""
+    known = unit.derived.get("features")
+    if known is not None:
+        return known  # type: ignore[return-value]
     cues = unit.cues
     features = [f"⟨cue:{h.type.value}:{h.strength}⟩" for h in cues.hits]
     features += [f"⟨says:{s.value}⟩" for s in cues.stances]
@@ -257,7 +293,9 @@ def unit_features(unit: ClaimUnit, extractor: ClaimExtractor) -> list[str]:
     features += [f"⟨rule:{f.claim.type.value}:{f.claim.stance.value}⟩" for f in unit.rule_claims]
     if not unit.rule_claims:
         features.append("⟨rule:none⟩")
-    return list(dict.fromkeys(features))  # a cue repeated is no stronger evidence
+    features = list(dict.fromkeys(features))  # a cue repeated is no stronger evidence
+    unit.derived["features"] = features
+    return features
 
 
 def type_bucket(p: float) -> str:
@@ -304,7 +342,8 @@ def claim_features(found: FoundClaim, unit: ClaimUnit, extractor: ClaimExtractor
     return features
 
 
-def subject_name_features(name: str) -> list[str]:
+@lru_cache(maxsize=4096)  # names repeat across the clauses and types of a batch
+def subject_name_features(name: str) -> tuple[str, ...]:
     """The shape of a subject the knowledge base does not know: a product name (Orion-72B,
     灵枢大模型, WriteGenie) or a word a name pattern caught by mistake (技术, 捷径, "Using")."""
     shape = re.sub(
@@ -313,7 +352,7 @@ def subject_name_features(name: str) -> list[str]:
     features = [f"⟨subject-shape:{shape[:8]}⟩", f"⟨subject-end:{name[-1:]}⟩", f"⟨subject-start:{name[:1]}⟩"]
     if len(name) > 1:
         features.append(f"⟨subject-end:{name[-2:]}⟩")
-    return features
+    return tuple(features)
 
 
 def object_kind(entity_id: str | None, extractor: ClaimExtractor) -> str:
@@ -390,6 +429,15 @@ class LanguageModel:
         return [dict(zip(self.claim_labels, row, strict=True)) for row in scores]
 
     def _predict(self, pipe: str, token_lists: list[list[str]]):  # noqa: ANN202 - a numpy array
+        # A batch's subject candidates run to tens of thousands of inputs: in chunks, the n-gram
+        # arrays stay small.
+        if len(token_lists) > PREDICT_CHUNK:
+            return numpy.concatenate(
+                [
+                    self._predict(pipe, token_lists[start : start + PREDICT_CHUNK])
+                    for start in range(0, len(token_lists), PREDICT_CHUNK)
+                ]
+            )
         # TextCatBOW: with_cpu(extract_ngrams >> sparse_linear) >> with_cpu(activation). The linear
         # layer sums weight × count per key, so repeated keys need no counting (numpy.unique).
         model = self.nlp.get_pipe(pipe).model
@@ -559,9 +607,10 @@ def subject_inputs(
         )
     )
     beside = frozenset(option_kind(o.mention, extractor) for o in options if o.origin != "carried")
+    pieces = clause_pieces(unit, extractor)
     inputs = [
         subject_features(unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside)
-        + marked_tokens(unit, option, extractor)
+        + marked_tokens(unit, option, extractor, pieces)
         for option in options
     ]
     return inputs, ruled

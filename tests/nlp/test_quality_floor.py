@@ -23,18 +23,19 @@ def test_dev_set_floor(analyzer, kb):
     stance_f1 = scores.stances.macro_f1([s for s in bench.Stance])
     # Floors a little under today's figures (see BENCHMARKS.md): a regression fails the suite.
     assert scores.entities.micro()[2] >= 0.99
-    assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.92
-    assert type_f1 >= 0.76
-    assert stance_f1 >= 0.61
+    assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.95
+    assert type_f1 >= 0.765
+    assert stance_f1 >= 0.68
 
 
 def test_demo_newsroom_floor(analyzer, kb):
     """What users of the demo see: of the claims shown for the newsroom's articles, the share that
     the newsroom's ground truth (demo/expected.yaml) lists. It was 0.15 (28 of 191) before the
-    trained claim classifier."""
+    trained claim classifier, 0.31 (25 of 80) before the trained subject choice, 0.33 (25 of 75)
+    with it."""
     bench = load_bench()
     scores = bench.run(analyzer, "demo", None, {e.id: e.type.value for e in kb})
     precision, recall, _ = scores.stances.micro()
-    assert precision >= 0.28
-    assert recall >= 0.45
+    assert precision >= 0.32
+    assert recall >= 0.50
     assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.92
