@@ -606,7 +606,7 @@ def subject_inputs(
             extractor.type_hit(unit, claim_type), unit.sentence, unit.mentions, unit.lang
         )
     )
-    beside = frozenset(option_kind(o.mention, extractor) for o in options if o.origin != "carried")
+    beside = frozenset(option_context(unit, o, extractor)[0] for o in options if o.origin != "carried")
     pieces = clause_pieces(unit, extractor)
     inputs = [
         subject_features(unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside)
