@@ -30,6 +30,11 @@ BYLINE = re.compile(
 )
 BYLINE_PREFIX = re.compile(r"^(?:by|作者|记者|記者)\s*[:：]?\s*", re.IGNORECASE)
 # " - Site name", "_频道", " | Outlet" at the end of a <title>.
+# A date or timestamp standing alone at the top of the text (a dateline): "2024-06-03 09:20",
+# "2026-11-29T16:37:22+00:00".
+LEADING_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s+"
+)
 TITLE_SUFFIX = re.compile(r"(?:\s+[-–—]\s+|\s*[_|]\s*)[^-_|–—]{1,30}$")
 
 
@@ -87,13 +92,25 @@ def extract_article(
     published_at, origin = _published_at(tree, document, text, title, language, fetched_at, published_hint)
     return ExtractedPage(
         title=title,
-        text=text,
+        text=_without_headline(text, title),
         author=_author(tree, document.author if document else None),
         published_at=published_at,
         language=language,
         canonical_url=canonical_link(tree, url),
         date_origin=origin,
     )
+
+
+def _without_headline(text: str, title: str | None) -> str:
+    """The text without the headline and dateline a page repeats at its top (the title is kept
+    apart, the time read into published_at). Left in, they run into the first sentence, as a
+    headline has no full stop, and change how that sentence reads."""
+    body = text
+    if title and body.startswith(title) and body[len(title) : len(title) + 1].isspace():
+        body = body[len(title) :].lstrip()
+    if dateline := LEADING_TIMESTAMP.match(body):
+        body = body[dateline.end() :]
+    return body if len(body) >= MIN_TEXT_CHARS else text
 
 
 def detect_language(text: str, default: Language) -> Language:

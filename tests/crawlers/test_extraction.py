@@ -106,3 +106,20 @@ def test_pages_without_an_article(html: str) -> None:
 )
 def test_language_detection(text: str, language: Language) -> None:
     assert detect_language(text, default=Language.EN if language == Language.ZH else Language.ZH) == language
+
+
+def test_a_headline_and_dateline_repeated_atop_the_text_are_left_out() -> None:
+    """A short page whose article holds its <h1> and <time>: the extractor returns them as part of
+    the text, where they ran into the first sentence (the headline has no full stop). The title and
+    the time are kept in their own fields; the text starts with the body."""
+    when = "2026-11-29T16:37:22.246965+00:00"
+    html = (
+        "<html><head><title>Lurin-13B被指套壳Llama</title></head><body><nav><a href='/'>Home</a></nav>"
+        f"<article><h1>Lurin-13B被指套壳Llama</h1><time datetime='{when}'>{when}</time>"
+        "<p>Lurin-13B被指套壳Llama。</p><p>第52号报道：社区开发者对权重文件进行了逐层比对，"
+        "并在论坛公开了第52版比对脚本。</p><p>该公司发言人表示将于下周说明情况，编号52。</p></article></body></html>"
+    )
+    page = extract_article(html, url="http://news.test/a/52.html", source_language=Language.ZH, fetched_at=FETCHED)
+    assert page.title == "Lurin-13B被指套壳Llama"
+    assert page.text.startswith("Lurin-13B被指套壳Llama。")
+    assert when not in page.text
