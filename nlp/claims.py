@@ -263,26 +263,31 @@ class AsciiAnchors:
                 self._keyed.append((max(runs, key=len), anchor))
             else:
                 self._loose.append(anchor)
-        self._by_word: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # A word → (anchors it holds, anchors it may hold); () for the many words without either.
+        self._by_word: dict[str, tuple] = {}
 
     def present(self, text: str) -> set[str]:
         """The anchors that occur in `text` (an ASCII text)."""
         found: set[str] = set()
         possible = set(self._loose)
-        by_word = self._by_word
+        get = self._by_word.get
         for word in set(text.split()):
-            entry = by_word.get(word)
+            entry = get(word)
             if entry is None:
-                if len(by_word) >= self.MAX_WORDS:
-                    by_word.clear()
-                entry = by_word[word] = (
-                    tuple(a for a in self._words if a in word),
-                    tuple(a for key, a in self._keyed if key in word),
-                )
-            found.update(entry[0])
-            possible.update(entry[1])
+                entry = self._learn(word)
+            if entry:
+                found.update(entry[0])
+                possible.update(entry[1])
         found.update(anchor for anchor in possible if anchor in text)
         return found
+
+    def _learn(self, word: str) -> tuple:
+        if len(self._by_word) >= self.MAX_WORDS:
+            self._by_word.clear()
+        held = tuple(a for a in self._words if a in word)
+        keyed = tuple(a for key, a in self._keyed if key in word)
+        entry = self._by_word[word] = (held, keyed) if held or keyed else ()
+        return entry
 
 
 @dataclass
