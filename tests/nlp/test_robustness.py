@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from nlp.pipeline import Analyzer
 from shellwatch.domain import Article, Language
 
 
@@ -112,3 +113,26 @@ def test_a_page_without_sentence_ends_stays_fast(analyzer):
     analysis = analyzer.analyze(text)
     assert time.perf_counter() - started < 20
     assert analysis.claims
+
+
+OFFICE_NEWS = " ".join(f"The company opened office number {i} in Singapore." for i in range(7))
+BURIED_ALLEGATION = "A Hugging Face user alleged that Moonshot AI's Kimi is a wrapper of Claude."
+
+
+def test_a_long_article_about_something_else_is_not_read_for_claims(kb, analyzer):
+    # The price of the speed-up (BENCHMARKS.md, "NLP: speed"): an allegation deep in a funding
+    # story is not extracted; the same article with every clause read has it.
+    text = f"Moonshot AI raised $1 billion in a new funding round. {OFFICE_NEWS} {BURIED_ALLEGATION}"
+    assert analyzer.analyze(text).claims == []
+    every_clause = Analyzer(kb, background_lede=None)
+    assert [(c.subject, c.type.value) for c in every_clause.analyze(text).claims] == [("kimi", "api_wrapper")]
+
+
+def test_a_long_article_with_a_provenance_lede_is_read_for_claims(analyzer):
+    text = f"Moonshot AI's Kimi is accused of being a wrapper of Claude. {OFFICE_NEWS} {BURIED_ALLEGATION}"
+    assert [(c.subject, c.type.value) for c in analyzer.analyze(text).claims] == [("kimi", "api_wrapper")]
+
+
+def test_a_short_text_is_read_for_claims_whatever_its_lede(analyzer):
+    text = f"Moonshot AI raised $1 billion in a new funding round. {BURIED_ALLEGATION}"
+    assert [(c.subject, c.type.value) for c in analyzer.analyze(text).claims] == [("kimi", "api_wrapper")]
