@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, datetime
 
 import pytest
 
+from nlp.claims import load_claim_lexicon
 from nlp.pipeline import Analyzer
+from nlp.script import fold
+from shellwatch.config import PACKAGE_ROOT
 from shellwatch.domain import Article, Language
+
+DATA = PACKAGE_ROOT / "tests" / "data" / "nlp"
 
 
 @pytest.mark.parametrize(
@@ -136,3 +142,29 @@ def test_a_long_article_with_a_provenance_lede_is_read_for_claims(analyzer):
 def test_a_short_text_is_read_for_claims_whatever_its_lede(analyzer):
     text = f"Moonshot AI raised $1 billion in a new funding round. {BURIED_ALLEGATION}"
     assert [(c.subject, c.type.value) for c in analyzer.analyze(text).claims] == [("kimi", "api_wrapper")]
+
+
+CUE_TEXTS = [
+    "It didn't use Llama; the model was trained from scratch, not fine-tuned.",
+    "Answers were relayed requests to the OpenAI API, with GPT-4-generated data.",
+    "The startup denied the so-called wrapper claims -- no evidence of renamed tensors.",
+]
+
+
+def test_cue_scans_of_ascii_text_find_what_the_trie_finds():
+    # ASCII text finds its cue anchors through its words (CueSet), other text through a trie:
+    # the same text with a character no anchor holds appended takes the trie's path.
+    lexicon = load_claim_lexicon()
+    examples = [json.loads(line) for line in (DATA / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = CUE_TEXTS + [fold(e["text"]) for e in examples if e["language"] == "en"]
+    assert sum(text.isascii() for text in texts) > 50
+    for cues in (lexicon.sentence_cues, lexicon.decisive_cues, lexicon.weak_cues, lexicon.third_parties):
+        for text in texts:
+            assert cues.anchor_positions(text) == cues.anchor_positions(text + "\u2603")
+            every_pattern = sorted(
+                (index, match.span())
+                for index, (_, pattern) in enumerate(cues._patterns)
+                for match in pattern.finditer(text)
+            )
+            found = [(label, match.span()) for label, match in cues.finditer(text)]
+            assert found == [(cues._patterns[index][0], span) for index, span in every_pattern]
