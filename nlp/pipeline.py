@@ -64,7 +64,7 @@ WORD_TOKEN = re.compile(r"(\w+|[^\w\s])( (?!\s))?|(\s+)")
 ENT_LABELS = {EntityType.ORG: "ORG", EntityType.MODEL: "MODEL", EntityType.PERSON: "PERSON"}
 # A long article whose lede the classifier finds less likely than this to be about provenance is
 # read for names but not for claims. Below the ledes of every relevant development example (0.4
-# and up) and demo newsroom article (0.56 and up); above those of most ordinary Chinese AI news
+# and up) and demo newsroom article (0.55 and up); above those of most ordinary Chinese AI news
 # (20 of the 26 irrelevant Chinese development examples), of less English news (3 of 22).
 BACKGROUND_LEDE = 0.3
 
