@@ -141,8 +141,14 @@ class ClaimUnit:
 
 
 class CueSet:
-    """Labelled cue patterns, searched fast: a trie of their literal anchors runs first, and only
-    the patterns whose anchor occurs are tried (a cue without a literal part is always tried)."""
+    """Labelled cue patterns, searched fast: a scan for their literal anchors runs first, and only
+    the patterns whose anchor occurs are tried (a cue without a literal part is always tried).
+
+    Two anchor scans, chosen by the text: Chinese (any non-ASCII) text runs a trie of the anchors,
+    which the regex engine skips through quickly as few characters start an anchor; in ASCII text
+    nearly every letter starts one (the trie is tried at every position), so a word of the text
+    is looked up instead: the anchors inside it are computed once per distinct word and kept.
+    """
 
     def __init__(self, labelled: list[tuple[object, str]], *, source: str = "lexicon") -> None:
         self._patterns: list[tuple[object, re.Pattern[str]]] = []
@@ -179,10 +185,13 @@ class CueSet:
                 ]
             )
         }
+        self._ascii = AsciiAnchors([a for a in by_anchor if a.isascii()])
 
     def _anchor_matches(self, text: str) -> list[tuple[int, str]]:
         """(start, anchor) of the trie's matches, and of anchors that start inside one and reach
         past it ("from scratch" in "trained from scratch", where the anchor "trained from" wins)."""
+        if text.isascii():
+            return self._ascii_anchor_matches(text)
         found = []
         trie = self._trie
         overlaps = self._overlaps
@@ -196,6 +205,32 @@ class CueSet:
                     found.append((start + offset, inner.group()))
         return found
 
+    def _ascii_anchor_matches(self, text: str) -> list[tuple[int, str]]:
+        """What `_anchor_matches` finds, from the places of the anchors the words of `text` may
+        hold: the longest anchor at the leftmost place, the scan going on after it."""
+        longest: dict[int, int] = {}  # start → end of the longest anchor there
+        for anchor in self._ascii.present(text):
+            size = len(anchor)
+            start = text.find(anchor)
+            while start >= 0:
+                if longest.get(start, -1) < start + size:
+                    longest[start] = start + size
+                start = text.find(anchor, start + 1)
+        found = []
+        resume = 0
+        for start in sorted(longest):
+            if start < resume:
+                continue
+            end = longest[start]
+            word = text[start:end]
+            found.append((start, word))
+            for offset in self._overlaps.get(word, ()):
+                inner_end = longest.get(start + offset, -1)
+                if inner_end > end:
+                    found.append((start + offset, text[start + offset : inner_end]))
+            resume = end
+        return found
+
     def anchor_positions(self, text: str) -> list[int]:
         """Where a cue may start or sit (a superset of the real matches)."""
         positions = [start for start, _ in self._anchor_matches(text)] if self._trie else []
@@ -204,18 +239,25 @@ class CueSet:
         return sorted(positions)
 
     def _candidates(self, text: str) -> list[int]:
+        """The patterns that may match in `text`: those with an anchor there."""
         indexes = set(self._always)
-        if self._trie is not None:
-            by_word, overlaps, trie = self._by_word, self._overlaps, self._trie
-            for match in trie.finditer(text):
-                word = match.group()
-                indexes.update(by_word[word])
-                if word in overlaps:
-                    start, end = match.span()
-                    for offset in overlaps[word]:
-                        inner = trie.match(text, start + offset)
-                        if inner is not None and inner.end() > end:
-                            indexes.update(by_word[inner.group()])
+        if self._trie is None:
+            return sorted(indexes)
+        by_word = self._by_word
+        if text.isascii():
+            for anchor in self._ascii.present(text):
+                indexes.update(by_word[anchor])
+            return sorted(indexes)
+        overlaps, trie = self._overlaps, self._trie
+        for match in trie.finditer(text):
+            word = match.group()
+            indexes.update(by_word[word])
+            if word in overlaps:
+                start, end = match.span()
+                for offset in overlaps[word]:
+                    inner = trie.match(text, start + offset)
+                    if inner is not None and inner.end() > end:
+                        indexes.update(by_word[inner.group()])
         return sorted(indexes)
 
     def finditer(self, text: str) -> list[tuple[object, re.Match[str]]]:
@@ -238,6 +280,58 @@ class CueSet:
         for label, match in self.finditer(text):
             found.setdefault(label, match)
         return found
+
+
+ASCII_WORD_RUN = re.compile(r"\w+", re.ASCII)
+
+
+class AsciiAnchors:
+    """The anchors an ASCII text holds, found through its words (runs of non-space characters).
+    An anchor of word characters only ("said", "renam") occurs exactly where it is inside a
+    word; any other is keyed by its longest run of word characters (" generated" by
+    `generated`, "n't" by `n`), which lies inside a word of any text that holds it, and is then
+    looked for in the text. What a word holds is computed on its first sight and kept (a
+    bounded cache: the words of news are a small vocabulary)."""
+
+    MAX_WORDS = 200_000
+
+    def __init__(self, anchors: list[str]) -> None:
+        self._words: list[str] = []  # anchors of word characters only
+        self._keyed: list[tuple[str, str]] = []  # (longest word run, anchor)
+        self._loose: list[str] = []  # no word character at all ("--"): always looked for
+        for anchor in anchors:
+            runs = ASCII_WORD_RUN.findall(anchor)
+            if runs == [anchor]:
+                self._words.append(anchor)
+            elif runs:
+                self._keyed.append((max(runs, key=len), anchor))
+            else:
+                self._loose.append(anchor)
+        # A word → (anchors it holds, anchors it may hold); () for the many words without either.
+        self._by_word: dict[str, tuple] = {}
+
+    def present(self, text: str) -> set[str]:
+        """The anchors that occur in `text` (an ASCII text)."""
+        found: set[str] = set()
+        possible = set(self._loose)
+        get = self._by_word.get
+        for word in set(text.split()):
+            entry = get(word)
+            if entry is None:
+                entry = self._learn(word)
+            if entry:
+                found.update(entry[0])
+                possible.update(entry[1])
+        found.update(anchor for anchor in possible if anchor in text)
+        return found
+
+    def _learn(self, word: str) -> tuple:
+        if len(self._by_word) >= self.MAX_WORDS:
+            self._by_word.clear()
+        held = tuple(a for a in self._words if a in word)
+        keyed = tuple(a for key, a in self._keyed if key in word)
+        entry = self._by_word[word] = (held, keyed) if held or keyed else ()
+        return entry
 
 
 @dataclass

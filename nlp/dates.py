@@ -62,6 +62,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 EN_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+# Characters a pattern cannot match without: an English text skips the Chinese patterns' scans.
+REQUIRED = {"ym": "年", "md": "月"}
 
 
 def event_dates(text: str, published_at: datetime | date | None = None, *, limit: int = 20) -> list[str]:
@@ -71,6 +73,8 @@ def event_dates(text: str, published_at: datetime | date | None = None, *, limit
     found: dict[str, None] = {}
     taken: list[tuple[int, int]] = []
     for kind, pattern in PATTERNS:
+        if kind in REQUIRED and REQUIRED[kind] not in text:
+            continue
         for match in pattern.finditer(text):
             if not _boundary_ok(text, match.start(), match.end()):
                 continue

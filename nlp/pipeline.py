@@ -62,6 +62,11 @@ for _name in (
 # run of other whitespace (a token of its own).
 WORD_TOKEN = re.compile(r"(\w+|[^\w\s])( (?!\s))?|(\s+)")
 ENT_LABELS = {EntityType.ORG: "ORG", EntityType.MODEL: "MODEL", EntityType.PERSON: "PERSON"}
+# A long article whose lede the classifier finds less likely than this to be about provenance is
+# read for names but not for claims. Below the ledes of every relevant development example (0.4
+# and up) and demo newsroom article (0.55 and up); above those of most ordinary Chinese AI news
+# (20 of the 26 irrelevant Chinese development examples), of less English news (3 of 22).
+BACKGROUND_LEDE = 0.3
 
 
 class CharTokenizer:
@@ -103,6 +108,7 @@ class Resources:
     products: ProductNameFinder
     claims: ClaimExtractor
     classifier: ClaimClassifier | None
+    background_lede: float | None = None  # see ClaimComponent; None: every article read for claims
 
 
 class SentenceComponent:
@@ -143,24 +149,46 @@ class UnknownModelComponent:
 class ClaimComponent:
     """Claims of each document: the rules' candidate clauses (`doc._.sw_units`), decided by the
     trained classifier when there is one (all clauses of a batch of documents at once), else the
-    rules' own claims."""
+    rules' own claims.
+
+    With the classifier, the lede is read first: a long article whose title (or first sentence)
+    the classifier finds unlikely to be about provenance is ordinary news (a launch, a funding
+    round): its clauses are not read for claims (`background_lede`)."""
 
     def __init__(self, language: Language) -> None:
         self.language = language
         self.extractor: ClaimExtractor | None = None
         self.products: ProductNameFinder | None = None
         self.classifier: ClaimClassifier | None = None
+        self.background_lede: float | None = None
 
     def __call__(self, doc: Doc) -> Doc:
         return next(iter(self.pipe([doc])))
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
         for batch in minibatch(docs, size=batch_size):
+            if self.classifier is not None:
+                self._read_ledes(batch)
             for doc in batch:
-                self._rules(doc)
+                if self._background(doc):
+                    doc._.sw_claims = []
+                    doc._.sw_units = []
+                else:
+                    self._rules(doc)
             if self.classifier is not None:
                 self._decide(batch)
             yield from batch
+
+    def _background(self, doc: Doc) -> bool:
+        """A long article (more than SHORT_TEXT sentences) with a lede below `background_lede`:
+        the claims of such an article would have to be about a party of that lede (see
+        `salient_claims`), which is about something else."""
+        return (
+            self.background_lede is not None
+            and doc._.sw_relevance is not None
+            and doc._.sw_relevance < self.background_lede
+            and len(doc._.sw_sentences or ()) > SHORT_TEXT
+        )
 
     def _rules(self, doc: Doc) -> None:
         assert self.extractor is not None, "configure the pipeline with build_pipeline()"
@@ -176,7 +204,8 @@ class ClaimComponent:
         )
         doc._.sw_units = units
 
-    def _decide(self, docs: list[Doc]) -> None:
+    def _read_ledes(self, docs: list[Doc]) -> None:
+        """The classifier's probability that each document's lede is about provenance."""
         assert self.classifier is not None and self.extractor is not None
         model = self.classifier.models[self.language]
         ledes = [
@@ -185,6 +214,9 @@ class ClaimComponent:
         ]
         for doc, p in zip(docs, model.relevance_scores(ledes), strict=True):
             doc._.sw_relevance = p
+
+    def _decide(self, docs: list[Doc]) -> None:
+        assert self.classifier is not None and self.extractor is not None
         units = [unit for doc in docs for unit in doc._.sw_units]
         if not units:
             return
@@ -257,6 +289,7 @@ def build_pipeline(language: Language, resources: Resources) -> SpacyLanguage:
     claims.extractor = resources.claims
     claims.products = resources.products
     claims.classifier = resources.classifier
+    claims.background_lede = resources.background_lede
     return nlp
 
 
@@ -281,7 +314,10 @@ class Analyzer:
         classifier: ClaimClassifier | None | str = "shipped",
         max_chars: int = MAX_CHARS,
         batch_size: int = 64,
+        background_lede: float | None = BACKGROUND_LEDE,
     ) -> None:
+        """`background_lede`: long articles whose lede the claim classifier finds less likely than
+        this to be about provenance are not read for claims (None: every article is)."""
         self.kb = kb
         self.max_chars = max_chars
         self.batch_size = batch_size
@@ -294,6 +330,7 @@ class Analyzer:
             claims=ClaimExtractor(kb, lexicon or load_claim_lexicon()),
             # "shipped": the trained model in nlp/data/models/claims; None: the rules alone.
             classifier=ClaimClassifier.load() if classifier == "shipped" else classifier,
+            background_lede=background_lede,
         )
         self.pipelines = {language: build_pipeline(language, self.resources) for language in Language}
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, datetime
 
 import pytest
 
+from nlp.claims import load_claim_lexicon
+from nlp.pipeline import BACKGROUND_LEDE, Analyzer
+from nlp.script import fold
+from shellwatch.config import PACKAGE_ROOT
 from shellwatch.domain import Article, Language
+
+DATA = PACKAGE_ROOT / "tests" / "data" / "nlp"
 
 
 @pytest.mark.parametrize(
@@ -112,3 +119,62 @@ def test_a_page_without_sentence_ends_stays_fast(analyzer):
     analysis = analyzer.analyze(text)
     assert time.perf_counter() - started < 20
     assert analysis.claims
+
+
+OFFICE_NEWS = " ".join(f"The company opened office number {i} in Singapore." for i in range(7))
+BURIED_ALLEGATION = "A Hugging Face user alleged that Moonshot AI's Kimi is a wrapper of Claude."
+
+
+def test_a_long_article_about_something_else_is_not_read_for_claims(kb, analyzer):
+    # The price of the speed-up (BENCHMARKS.md, "NLP: speed"): an allegation deep in a funding
+    # story is not extracted; the same article with every clause read has it.
+    text = f"Moonshot AI raised $1 billion in a new funding round. {OFFICE_NEWS} {BURIED_ALLEGATION}"
+    assert analyzer.analyze(text).claims == []
+    every_clause = Analyzer(kb, background_lede=None)
+    assert [(c.subject, c.type.value) for c in every_clause.analyze(text).claims] == [("kimi", "api_wrapper")]
+
+
+def test_a_long_article_with_a_provenance_lede_is_read_for_claims(analyzer):
+    text = f"Moonshot AI's Kimi is accused of being a wrapper of Claude. {OFFICE_NEWS} {BURIED_ALLEGATION}"
+    assert [(c.subject, c.type.value) for c in analyzer.analyze(text).claims] == [("kimi", "api_wrapper")]
+
+
+def test_a_short_text_is_read_for_claims_whatever_its_lede(analyzer):
+    text = f"Moonshot AI raised $1 billion in a new funding round. {BURIED_ALLEGATION}"
+    assert [(c.subject, c.type.value) for c in analyzer.analyze(text).claims] == [("kimi", "api_wrapper")]
+
+
+CUE_TEXTS = [
+    "It didn't use Llama; the model was trained from scratch, not fine-tuned.",
+    "Answers were relayed requests to the OpenAI API, with GPT-4-generated data.",
+    "The startup denied the so-called wrapper claims -- no evidence of renamed tensors.",
+]
+
+
+def test_cue_scans_of_ascii_text_find_what_the_trie_finds():
+    # ASCII text finds its cue anchors through its words (CueSet), other text through a trie:
+    # the same text with a character no anchor holds appended takes the trie's path.
+    lexicon = load_claim_lexicon()
+    examples = [json.loads(line) for line in (DATA / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = CUE_TEXTS + [fold(e["text"]) for e in examples if e["language"] == "en"]
+    assert sum(text.isascii() for text in texts) > 50
+    for cues in (lexicon.sentence_cues, lexicon.decisive_cues, lexicon.weak_cues, lexicon.third_parties):
+        for text in texts:
+            assert cues.anchor_positions(text) == cues.anchor_positions(text + "\u2603")
+            every_pattern = sorted(
+                (index, match.span())
+                for index, (_, pattern) in enumerate(cues._patterns)
+                for match in pattern.finditer(text)
+            )
+            found = [(label, match.span()) for label, match in cues.finditer(text)]
+            assert found == [(cues._patterns[index][0], span) for index, span in every_pattern]
+
+
+def test_every_relevant_dev_example_as_a_lede_scores_above_the_background_threshold(analyzer):
+    # BACKGROUND_LEDE was chosen under these scores; a retrained classifier must keep them above
+    # it, or long articles that open like these would lose their claims.
+    examples = [json.loads(line) for line in (DATA / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    for language in Language:
+        texts = [e["text"] for e in examples if e["relevant"] and e["language"] == language.value]
+        scores = [doc._.sw_relevance for doc in analyzer.pipelines[language].pipe(texts)]
+        assert min(scores) > BACKGROUND_LEDE
