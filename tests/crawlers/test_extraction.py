@@ -119,7 +119,9 @@ def test_a_headline_and_dateline_repeated_atop_the_text_are_left_out() -> None:
         "<p>Lurin-13B被指套壳Llama。</p><p>第52号报道：社区开发者对权重文件进行了逐层比对，"
         "并在论坛公开了第52版比对脚本。</p><p>该公司发言人表示将于下周说明情况，编号52。</p></article></body></html>"
     )
-    page = extract_article(html, url="http://news.test/a/52.html", source_language=Language.ZH, fetched_at=FETCHED)
+    page = extract_article(
+        html, url="http://news.test/a/52.html", source_language=Language.ZH, fetched_at=FETCHED
+    )
     assert page.title == "Lurin-13B被指套壳Llama"
     assert page.text.startswith("Lurin-13B被指套壳Llama。")
     assert when not in page.text
