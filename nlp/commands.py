@@ -41,7 +41,7 @@ def analyze(settings: Settings, source, as_json: bool) -> None:
     "files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Labelled JSONL files (default: tests/data/nlp/train-en.jsonl and train-zh.jsonl).",
+    help="Labelled JSONL files (default: every tests/data/nlp/train-*.jsonl).",
 )
 @click.option(
     "--out",
