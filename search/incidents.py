@@ -45,6 +45,7 @@ titles from data/incident_titles.yaml, opening rules from data/incident_opening.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -173,11 +174,23 @@ def _assign_family(
     )
 
 
+# An unknown product and its unknown maker are one party when their names share a stem followed
+# by what marks a product or a company: 衡川法律大模型 / 衡川智能, 星河-34B / 星河科技,
+# Nebula-7B / Nebula AI. A stem alone ("智能客服") is no party: the mark must follow it.
+NAME_STEM = re.compile(
+    r"([\u4e00-\u9fff]{2}|[a-z]{4,})(?=[\s_-]*(?:\d|科技|智能|公司|集团|大模型|大语言模型|模型|法律|金融|医疗"
+    r"|教育|助手|ai\b|labs?\b|inc\b|technolog))"
+)
+
+
 def family_key(kb: KnowledgeBase, subject: str | None, subject_name: str) -> str:
-    """The accused organisation (a model counts as its developer), or the folded unknown name."""
+    """The accused organisation (a model counts as its developer), or the folded unknown name, cut
+    to its stem when it has one (NAME_STEM)."""
     if subject:
         return org_of(kb, subject)
-    return "name:" + fold(subject_name).strip()
+    name = fold(subject_name).strip()
+    stem = NAME_STEM.match(name)
+    return "name:" + (stem.group(1) if stem else name)
 
 
 def merge_incidents(store: Store, keep: Incident, other: Incident) -> Incident:
@@ -324,7 +337,8 @@ def _waiting_articles(
     assigned yet, as in a replay after a correction: it opens or joins an incident in its turn)."""
     family_incidents = [i for i in nearby if family_key(kb, i.subject, i.subject_name) == family]
     known = {i.id for i in nearby}
-    subject, name = (None, claims[0].subject_name) if family.startswith("name:") else (family, "")
+    # An unknown party is looked up by its family's name: the stem finds the maker and its products.
+    subject, name = (None, family.removeprefix("name:")) if family.startswith("name:") else (family, "")
     found = store.list_articles_with_claims(
         subject,
         OPENING_STANCES,

@@ -577,3 +577,46 @@ def test_the_opening_rules_file_is_configurable(store, kb, tmp_path, monkeypatch
     monkeypatch.setenv("SHELLWATCH_INCIDENT_OPENING", str(broken))
     with pytest.raises(ValueError, match="broken.yaml"):
         opening_rules()
+
+
+def test_an_unknown_product_and_its_unknown_maker_are_one_party(store, kb) -> None:
+    """衡川法律大模型 accused, then 衡川智能 admitting: one incident (the demo had two), while a name
+    that only starts alike without a product or company mark after it stays apart."""
+    product = make_article(
+        "衡川法律大模型被指提示词套壳",
+        "开发者扒出衡川法律大模型的系统提示词。",
+        lang=Language.ZH,
+        source="科技讯",
+        published="2024-12-03",
+        url="https://a.example/hc1",
+        claims=[make_claim(None, ClaimType.PROMPT_WRAPPER, subject_name="衡川法律大模型", confidence=SURE)],
+    )
+    maker = make_article(
+        "衡川智能承认法律大模型靠提示词",
+        "衡川智能在声明中承认公测版只在境外模型上加了提示词。",
+        lang=Language.ZH,
+        source="港科技",
+        published="2024-12-06",
+        url="https://b.example/hc2",
+        claims=[
+            make_claim(
+                None, ClaimType.PROMPT_WRAPPER, Stance.ADMISSION, subject_name="衡川智能", confidence=SURE
+            )
+        ],
+    )
+    other = make_article(
+        "衡川物流被指套壳",
+        "网友质疑衡川物流的客服机器人。",
+        lang=Language.ZH,
+        source="科技讯",
+        published="2024-12-07",
+        url="https://c.example/hc3",
+        claims=[make_claim(None, ClaimType.API_WRAPPER, subject_name="衡川物流", confidence=SURE)],
+    )
+    for article in (product, maker, other):
+        process(store, kb, article)
+    incidents = store.list_incidents()
+    assert sorted(len(i.article_ids) for i in incidents) == [1, 2]
+    (together,) = [i for i in incidents if len(i.article_ids) == 2]
+    assert set(together.article_ids) == {product.id, maker.id}
+    assert together.status is IncidentStatus.CONFIRMED
