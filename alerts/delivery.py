@@ -231,12 +231,10 @@ def retry_failed_deliveries(
     planning and sending), so no recorded alert is lost.
     """
     now = now or datetime.now(UTC)
-    subscriptions = {
-        s.id: s for s in store.list_subscriptions() if not s.paused and s.frequency is Frequency.IMMEDIATE
-    }
+    subscriptions = _ImmediateSubscriptions(store)
     due: dict[str, Alert] = {}
     for state in store.list_deliveries(pending_only=True):
-        if state.alert.subscription_id not in subscriptions or _settled(state):
+        if _settled(state) or subscriptions.get(state.alert.subscription_id) is None:
             continue
         if now >= next_attempt_at(state):
             due[state.alert.id] = state.alert
@@ -244,7 +242,23 @@ def retry_failed_deliveries(
     return deliver_alerts(settings, store, due.values())
 
 
-def _alerts_without_state(store: Store, subscriptions: dict[str, Subscription]) -> list[Alert]:
+class _ImmediateSubscriptions:
+    """The active immediate subscriptions a sweep meets, read one by one as its pending deliveries
+    and recent alerts name them (a beat round would otherwise read every subscription)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.read: dict[str, Subscription | None] = {}
+
+    def get(self, subscription_id: str) -> Subscription | None:
+        if subscription_id not in self.read:
+            found = self.store.get_subscription(subscription_id)
+            active = found is not None and not found.paused and found.frequency is Frequency.IMMEDIATE
+            self.read[subscription_id] = found if active else None
+        return self.read[subscription_id]
+
+
+def _alerts_without_state(store: Store, subscriptions: _ImmediateSubscriptions) -> list[Alert]:
     """Recent alerts of push subscriptions lacking a delivery state for some channel."""
     recent: dict[str, list[Alert]] = {}
     for alert in store.list_alerts(limit=SWEEP_RECENT_ALERTS):
@@ -257,7 +271,9 @@ def _alerts_without_state(store: Store, subscriptions: dict[str, Subscription]) 
             (state.alert.id, state.channel)
             for state in store.list_deliveries(subscription_id=subscription_id)
         }
-        keys = [channel_key(channel) for channel in _push_channels(subscriptions[subscription_id])]
+        subscription = subscriptions.get(subscription_id)
+        assert subscription is not None  # kept in `recent` only when active
+        keys = [channel_key(channel) for channel in _push_channels(subscription)]
         orphans.extend(alert for alert in alerts if any((alert.id, key) not in known for key in keys))
     return orphans
 

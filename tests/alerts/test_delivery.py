@@ -297,3 +297,30 @@ def test_the_in_process_pipeline_delivers_without_queueing_behind_a_slow_webhook
     assert [(alert.subscription_id, type(exc)) for alert, exc in failures] == [
         (slow.id, TransientDeliveryError)
     ]
+
+
+def test_the_sweep_reads_only_the_subscriptions_it_meets(
+    alert_settings: Settings, store: SqliteStore, kb: KnowledgeBase, receiver: Receiver, monkeypatch
+) -> None:
+    """A beat round reads the subscriptions its pending deliveries and recent alerts name, not
+    every subscription (thousands of feed-only ones would be read each minute)."""
+    subscription = make_subscription([webhook(receiver.url("/ok"))])
+    store.save_subscription(subscription)
+    for number in range(30):
+        store.save_subscription(make_subscription([], name=f"quiet-{number}", entities=["baidu"]))
+    [alert] = process(store, kb, make_article([make_claim()]))
+    read: list[str] = []
+    get_subscription = store.get_subscription
+
+    def counted(subscription_id: str):
+        read.append(subscription_id)
+        return get_subscription(subscription_id)
+
+    def everything():
+        raise AssertionError("the sweep listed every subscription")
+
+    monkeypatch.setattr(store, "get_subscription", counted)
+    monkeypatch.setattr(store, "list_subscriptions", everything)
+    swept = retry_failed_deliveries(alert_settings, store, now=alert.created_at + TASK_OWNED_WINDOW * 2)
+    assert [s.delivered_at is not None for s in swept] == [True]
+    assert set(read) == {subscription.id}
