@@ -45,6 +45,7 @@ titles from data/incident_titles.yaml, opening rules from data/incident_opening.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -511,9 +512,11 @@ def _titles() -> dict[str, dict]:
 def opening_rules() -> OpeningRules:
     """The opening thresholds of the file SHELLWATCH_INCIDENT_OPENING names (default
     data/incident_opening.yaml); a malformed file fails loudly, naming the file."""
-    from shellwatch.config import load_settings
+    from shellwatch.config import ENV_NAMES, Settings
 
-    return _opening_rules(load_settings().incident_opening_file)
+    # Called per article and per waiting article: read the one variable, not all the settings.
+    named = os.environ.get(ENV_NAMES["incident_opening_file"])
+    return _opening_rules(Path(named) if named else Settings.model_fields["incident_opening_file"].default)
 
 
 @lru_cache(maxsize=4)
