@@ -1409,16 +1409,33 @@ class ClaimExtractor:
 
 def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:
     """One claim per (subject, type, object, stance): the most confident evidence, confidence
-    raised a little by each repetition (several sentences saying it is stronger than one)."""
+    raised a little by each repetition (several sentences saying it is stronger than one).
+
+    A claim that names no object joins the most confident one of the same subject, type and stance
+    that does: "Karel-9B被指套壳" in the title and "Karel-9B被指套壳Llama" in the text are one
+    allegation, and two would mean two alerts and two incident entries for it."""
     merged: dict[tuple, Claim] = {}
     for item in found:
-        claim = item.claim
-        key = (claim.subject or claim.subject_name.lower(), claim.type, claim.object, claim.stance)
-        existing = merged.get(key)
-        if existing is None:
-            merged[key] = claim
-            continue
-        combined = 1 - (1 - existing.confidence) * (1 - claim.confidence * 0.3)
-        best = existing if existing.confidence >= claim.confidence else claim
-        merged[key] = best.model_copy(update={"confidence": round(min(0.99, combined), 2)})
+        _merge_into(merged, (*_claim_party(item.claim), item.claim.object), item.claim)
+    with_object: dict[tuple, tuple] = {}
+    for key, claim in merged.items():
+        best = with_object.get(key[:3])
+        if key[3] is not None and (best is None or claim.confidence > merged[best].confidence):
+            with_object[key[:3]] = key
+    for key in [key for key in merged if key[3] is None and key[:3] in with_object]:
+        _merge_into(merged, with_object[key[:3]], merged.pop(key), keep=with_object[key[:3]])
     return list(merged.values())
+
+
+def _claim_party(claim: Claim) -> tuple:
+    return (claim.subject or claim.subject_name.lower(), claim.type, claim.stance)
+
+
+def _merge_into(merged: dict[tuple, Claim], key: tuple, claim: Claim, keep: tuple | None = None) -> None:
+    existing = merged.get(key)
+    if existing is None:
+        merged[key] = claim
+        return
+    combined = 1 - (1 - existing.confidence) * (1 - claim.confidence * 0.3)
+    best = existing if keep or existing.confidence >= claim.confidence else claim
+    merged[key] = best.model_copy(update={"confidence": round(min(0.99, combined), 2)})

@@ -2,7 +2,8 @@
 
 `python -m bench.e2e.receiver --port N --secret-file F --log receipts.jsonl` appends one JSON line
 per request: arrival time, the `X-ShellWatch-Alert` id, whether the signature verified (the recipe
-of the README's Alerts section), and the alert's article URL and subject. Killing the process is
+of the README's Alerts section), and the alert's article URL and subject; and a line
+`{"answered": <alert id>}` once the answer is written. Killing the process is
 the "receiver down" fault; starting it again on the same port ends it.
 """
 
@@ -66,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             self.send_response(200 if valid else 401)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            # A second line once the answer is written: a request logged above but never answered
+            # (the receiver killed in between) is one the sender must send again, and its repeat is
+            # no duplicate; a repeat of an answered request is.
+            with lock:
+                log.write(json.dumps({"t": time.time(), "answered": record["alert"], "valid": valid}) + "\n")
+                log.flush()
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True

@@ -494,9 +494,20 @@ class Run:
         for alert in alerts:
             number = model_of.get(alert["subject"])
             alert_of_story.setdefault(number if number is not None else -1, []).append(alert)
-        receipts = [r for r in self.receipts_now() if r.get("type") == "alert"]
+        lines = self.receipts_now()
+        receipts = [r for r in lines if r.get("type") == "alert"]
         arrived = Counter(r["alert"] for r in receipts if r["valid"])
         invalid = sum(1 for r in receipts if not r["valid"])
+        # Delivery is at least once (receivers drop repeats by X-ShellWatch-Alert): a request the
+        # receiver logged but never answered, killed in between, is rightly sent again. A duplicate
+        # is a request that arrives after the same alert was answered.
+        answered_at: dict[str, float] = {}
+        for line in lines:
+            if line.get("answered") and line["valid"]:
+                answered_at.setdefault(line["answered"], line["t"])
+        resent_after_answer = Counter(
+            r["alert"] for r in receipts if r["valid"] and r["t"] > answered_at.get(r["alert"], float("inf"))
+        )
         wanted = set(numbers)
         missing_alerts, duplicated_alerts, unplanned = [], [], []
         for number in numbers:
@@ -504,10 +515,9 @@ class Run:
             if len(planned) != 1:
                 (missing_alerts if not planned else duplicated_alerts).append(number)
                 continue
-            count = arrived[planned[0]["id"]]
-            if count == 0:
+            if arrived[planned[0]["id"]] == 0:
                 missing_alerts.append(number)
-            elif count > 1:
+            elif resent_after_answer[planned[0]["id"]]:
                 duplicated_alerts.append(number)
         alert_ids = {n: planned[0]["id"] for n, planned in alert_of_story.items() if len(planned) == 1}
         known = {alert["id"] for alert in alerts}
@@ -523,6 +533,7 @@ class Run:
             "alerts_for_unknown_subjects": len(alert_of_story.get(-1, [])),
             "receipts_for_unrecorded_alerts": len(unplanned),
             "invalid_signatures": invalid,
+            "resent_unanswered": sum(arrived.values()) - len(arrived) - sum(resent_after_answer.values()),
             "dead_letters": len(self.dead_letters),
             "alert_ids": alert_ids,
             "outside_check": len([n for n in alert_of_story if n not in wanted and n != -1]),
@@ -863,7 +874,7 @@ class Run:
             "checks": [asdict(c) for c in self.checks],
             "api_health": getattr(self, "api_health", None),
             "exported_articles": getattr(self, "exported", None),
-            "receipts": len(self.receipts_now()),
+            "receipts": sum(1 for r in self.receipts_now() if "answered" not in r),
             "unplanned_exits": self.unplanned_exits,
             "dead_letters": self.dead_letters,
             "samples": self.samples,
