@@ -12,8 +12,8 @@ and dev (never the held-apart split), in the rules-only pipeline as training run
 - unit: some candidate clause names the claim's subject or speaker (an option fits the subject,
   or the clause contains the subject's or the speaker's written name);
 - subject: the gold subject is among the subject options of some clause (reachable);
-- type cue: such a clause also carries a cue of the gold type (the rules propose the type;
-  without it only the type classifier's own probability can);
+- type cue: such a clause also carries a cue that names the gold type (`candidate_types`: the
+  rules propose it; without one only the type classifier's own probability can);
 - object, speaker, rule stance: in the clause that fits the claim best (as training aligns it),
   the rules' claim of the gold type about the gold subject has the gold object, the gold speaker
   (folded, one containing the other), the gold stance. Rates are over all claims: a claim whose
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nlp.claims import ClaimExtractor, ClaimUnit, SubjectOption  # noqa: E402
+from nlp.classifier import candidate_types  # noqa: E402
 from nlp.knowledge_base import load_knowledge_base, name_key  # noqa: E402
 from nlp.pipeline import Analyzer  # noqa: E402
 from shellwatch.domain import ClaimType, Language, Stance  # noqa: E402
@@ -102,7 +103,7 @@ def claim_coverage(gold: dict, units: list[ClaimUnit], extractor: ClaimExtractor
     if not fitting:
         return levels
     levels["subject"] = True
-    levels["type cue"] = any(any(h.type is claim_type for h in u.cues.hits) for _, u, _ in fitting)
+    levels["type cue"] = any(claim_type in candidate_types(u) for _, u, _ in fitting)
     _, unit, option = max(fitting, key=lambda item: item[0])
     found = extractor.unit_claim(unit, claim_type, option)
     if found is None:
