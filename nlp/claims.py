@@ -371,6 +371,7 @@ class ClaimLexicon:
     speaker_location: re.Pattern[str]
     anaphora: re.Pattern[str]
     self_speakers: CueSet
+    own_staff: CueSet  # the party's own people, named by a word that alone is a third party's
     third_parties: CueSet
     commentators: CueSet  # speakers who comment rather than accuse: analysts, "有分析"
     analysis: CueSet
@@ -463,6 +464,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         speaker_location=re.compile(data["speaker_location_zh"]),
         anaphora=_union(data["anaphora"]),
         self_speakers=_cues(data["self_speakers"], "self", source),
+        own_staff=_cues(data.get("own_staff") or [], "self", source),
         third_parties=_cues(data["third_parties"], "third", source),
         commentators=_cues(data.get("commentators") or [], "commentator", source),
         analysis=_cues(data["analysis"], "analysis", source),
@@ -684,8 +686,10 @@ class ClaimExtractor:
             Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
         ]
         speaker, _, name_span = self._speaker(sentence, text[start:end], local)
-        if name_span is not None and self.lex.third_parties.search(sentence[name_span[0] : name_span[1]]):
-            return None
+        if name_span is not None:
+            words = sentence[name_span[0] : name_span[1]]
+            if self.lex.third_parties.search(words) and not self.lex.own_staff.search(words):
+                return None
         claim = allegation.claim.model_copy(
             update={
                 "stance": stance,
@@ -1378,6 +1382,10 @@ class ClaimExtractor:
         # A product unknown to the knowledge base and its maker share the stem of their names
         # (星河-34B and 星河科技, Nebula-7B and Nebula AI).
         if subject.entity_id is None and _stem(subject.name) and _stem(subject.name) in name_key(words):
+            return "self"
+        # "its engineers", "速記鴨的開發者": the party's own staff, although "engineers" and 开发者
+        # alone are third parties.
+        if self.lex.own_staff.search(words):
             return "self"
         if self.lex.third_parties.search(words):
             return "third"
