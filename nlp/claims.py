@@ -43,20 +43,27 @@ NAMELIKE = re.compile(r"[A-Za-z0-9]")  # "Orion-72B", not a word the name finder
 # AI says…"): the two clauses are read as two sentences.
 TURN = re.compile(r"[；;](?=.{8})|(?<=.{8})[，,]\s*(?:但是?|but\b)(?=.{8})")
 SPEAKER_TRIM = re.compile(
-    r"^(?:[\s，,：:“”\"'「」『』（）()]|但|而|对此|同时|此外|随后|然而|不过|并且|其中|今天|昨天|日前|近日|此前|and|but|however|meanwhile|then|also|the\s)+"
+    r"(?:[\s，,：:“”\"'「」『』（）()]|但|而|对此|同时|此外|随后|然而|不过|并且|其中|今天|昨天|日前|近日|此前|and|but|however|meanwhile|then|also)+"
+)
+# Words between a speaker and its verb ("Parents had discovered", "星河科技随后回应"): no part of it.
+SPEAKER_TAIL = re.compile(
+    r"(?:\s+(?:had|has|have|also|later|then|now|again|initially|eventually|first|publicly|previously|"
+    r"earlier|already|quickly|since|both)|随后|随即|则|也|已|再次|当天|近日|日前|此前|今天|昨天|稍后|早前|后来|最终|对此|亦)+$"
 )
 # A speaker's role after its organisation's name ("松果科技CTO", "CantoLM團隊"): not part of the name.
 SPEAKER_ROLE = re.compile(
     r"(?:联合创始人|聯合創始人|创始人|創始人|首席执行官|首席執行官|发言人|發言人|负责人|負責人|工作人员|工作人員|"
     r"团队|團隊|官方|CEO|CTO|ceo|cto|'s\s.*|\s+(?:spokesperson|founder|co-founder|team|chief\b.*))$"
 )
+LEADING_ARTICLE = re.compile(r"^the\s+", re.IGNORECASE)  # "The Xuanji team" names Xuanji
 # Words that make a speaker (folded) a party rather than a commentator ("星河科技", "Nebula AI").
 PARTY_WORDS = re.compile(r"科技|公司|智能|集团|实验室|大模型|团队|(?<![a-z])(?:ai|labs?|inc)(?![a-z])")
 NO_MATCH = re.compile(r"(?!x)x")
 NOT_NAME_STARTS_ZH = frozenset("的了是被在把对给将也则又就只还都并而")
 NAME_BREAKS = frozenset(" ，,。：:；;“”\"'「」『』（）()、!?！？《》\n—")
-# A run of capitalised words in an English clause (a name the name finders may have missed).
-CAPITALISED_RUN = re.compile(r"(?<![\w'’-])[A-Z][\w+&.’'-]*(?:\s+[A-Z0-9][\w+&.’'-]*)*")
+# A run of capitalised words in an English clause (a name the name finders may have missed); an
+# apostrophe before it is an opening quote ("'Quillmind does not…"), not a word's ("don't").
+CAPITALISED_RUN = re.compile(r"(?<![\w-])(?<!\w['’])[A-Z][\w+&.’'-]*(?:\s+[A-Z0-9][\w+&.’'-]*)*")
 CLAUSE_BREAKS = frozenset('，,。：:；;“”"「」『』（）()!?！？\n—')
 
 
@@ -364,6 +371,7 @@ class ClaimLexicon:
     speaker_location: re.Pattern[str]
     anaphora: re.Pattern[str]
     self_speakers: CueSet
+    own_staff: CueSet  # the party's own people, named by a word that alone is a third party's
     third_parties: CueSet
     commentators: CueSet  # speakers who comment rather than accuse: analysts, "有分析"
     analysis: CueSet
@@ -456,6 +464,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         speaker_location=re.compile(data["speaker_location_zh"]),
         anaphora=_union(data["anaphora"]),
         self_speakers=_cues(data["self_speakers"], "self", source),
+        own_staff=_cues(data.get("own_staff") or [], "self", source),
         third_parties=_cues(data["third_parties"], "third", source),
         commentators=_cues(data.get("commentators") or [], "commentator", source),
         analysis=_cues(data["analysis"], "analysis", source),
@@ -677,8 +686,10 @@ class ClaimExtractor:
             Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name) for m in mentions
         ]
         speaker, _, name_span = self._speaker(sentence, text[start:end], local)
-        if name_span is not None and self.lex.third_parties.search(sentence[name_span[0] : name_span[1]]):
-            return None
+        if name_span is not None:
+            words = sentence[name_span[0] : name_span[1]]
+            if self.lex.third_parties.search(words) and not self.lex.own_staff.search(words):
+                return None
         claim = allegation.claim.model_copy(
             update={
                 "stance": stance,
@@ -764,6 +775,10 @@ class ClaimExtractor:
             # The party chosen as subject is no source of its own: the next source at the cue is.
             others = [m for m in unit.mentions if not _same_name(m, subject.mention)]
             target = self._object_for(hit, unit.sentence, others, unit.lang)
+        if target is None and claim_type is not ClaimType.SELF_DEVELOPED:
+            # No source at the cue ("'Strip away the new name and it is Yi-34B,' … said of Lyra-34B"):
+            # the source named nearest to it in the clause.
+            target = self._nearest_source(hit, unit.mentions, subject.mention if subject else None)
         chosen = (subject.mention, subject.origin == "carried") if subject is not None else None
         built = self._build_claim(claim_type, hit, target, unit, chosen)
         if not built:
@@ -831,8 +846,12 @@ class ClaimExtractor:
                         )
             # The speaker's own name, without its role ("松果科技CTO" → 松果科技); a role alone
             # ("联合创始人") names no one.
-            name = SPEAKER_ROLE.sub("", unit.speaker or "").strip()
-            if not inside and len(name) >= 2 and self._names_a_party(name, unit.lang):
+            name = LEADING_ARTICLE.sub("", SPEAKER_ROLE.sub("", unit.speaker or "").strip())
+            # "速記鴨的開發者": a party named before 的, whatever its name looks like.
+            owned = unit.lang is Language.ZH and "的" in name[2:]
+            if owned:
+                name = name[: name.index("的", 2)]
+            if not inside and len(name) >= 2 and self._names_a_party(name, unit.lang, owned=owned):
                 add(Mention(name_span[0], name_span[1], unit.speaker, None, EntityType.ORG, name), "speaker")
         for mention in self._proposed_names(unit):
             add(mention, "proposed")
@@ -916,14 +935,17 @@ class ClaimExtractor:
                 spans.append((start, end))
         return spans
 
-    def _names_a_party(self, name: str, lang: Language) -> bool:
+    def _names_a_party(self, name: str, lang: Language, *, owned: bool = False) -> bool:
         """The speaker's words name a company or product, not "网友", "researchers", "该公司" or
-        "Some" (English: capitalised words, the first no common word)."""
+        "Some" (English: capitalised words, the first no common word); `owned`: the owner in
+        "X的开发者", a party whatever its name looks like."""
         words = fold(name)
         if self.lex.anaphora.fullmatch(words.strip()) or self.lex.third_parties.search(words):
             return False
         if self.lex.commentators.search(words):
             return False
+        if owned:
+            return True
         if lang is Language.EN:
             tokens = name.split()
             return bool(tokens) and tokens[0][:1].isupper() and tokens[0] not in self.lex.not_names_en
@@ -1051,6 +1073,15 @@ class ClaimExtractor:
         ]
         return preceding[-1] if preceding else None
 
+    def _nearest_source(self, hit: Hit, mentions: list[Mention], subject: Mention | None) -> Mention | None:
+        sources = [
+            m
+            for m in mentions
+            if self._is_source(m)
+            and (subject is None or not self.kb.same_party(m.entity_id, subject.entity_id))
+        ]
+        return min(sources, key=lambda m: abs(m.start - hit.start), default=None)
+
     def known_role(self, mention: Mention) -> str:
         """The role of a name the knowledge base knows, as the classifier reads it: an API vendor's
         model, an open model, another model or an organisation (once per entity)."""
@@ -1119,6 +1150,9 @@ class ClaimExtractor:
             s = trimmed.end()
         while e > s and sentence[e - 1] in " ,，、":
             e -= 1
+        tail = SPEAKER_TAIL.search(sentence, s, e)
+        if tail and tail.start() - s >= 2:
+            e = tail.start()
         if e - s < 1 or e - s > 60:
             return None, None, None
         inside = [m for m in mentions if m.start >= s and m.end <= e]
@@ -1348,6 +1382,10 @@ class ClaimExtractor:
         # A product unknown to the knowledge base and its maker share the stem of their names
         # (星河-34B and 星河科技, Nebula-7B and Nebula AI).
         if subject.entity_id is None and _stem(subject.name) and _stem(subject.name) in name_key(words):
+            return "self"
+        # "its engineers", "速記鴨的開發者": the party's own staff, although "engineers" and 开发者
+        # alone are third parties.
+        if self.lex.own_staff.search(words):
             return "self"
         if self.lex.third_parties.search(words):
             return "third"

@@ -150,3 +150,41 @@ def test_analysts_comment_rather_than_accuse(analyzer):
         analyzer, "分析人士认为，Gemini自称文心一言，更可能是训练语料中混入了网络上的文心一言对话。"
     )
     assert found and all(stance == "analysis" for _, _, stance, _ in found)
+
+
+def units_of(analyzer, text, language=Language.EN):
+    return analyzer.pipelines[language](text)._.sw_units
+
+
+def test_a_speaker_in_mid_sentence_is_read_without_quotes_and_adverbs(analyzer):
+    [unit] = units_of(
+        analyzer, "'Quillmind does not send your drafts to OpenAI,' the company's privacy page says."
+    )
+    assert unit.speaker == "the company's privacy page"
+    # a name right after an opening quote is a name the finders may have missed
+    assert "Quillmind" in {o.mention.name for o in analyzer.resources.claims.subject_options(unit)}
+    [unit] = units_of(analyzer, "Parents had discovered that the bot was a thin prompt on ChatGPT.")
+    assert unit.speaker == "Parents"
+
+
+def test_the_owner_of_a_speaking_developer_is_a_party(analyzer):
+    [unit] = units_of(
+        analyzer, "速記鴨的開發者在論壇上坦言：產品就是把文字丟給GPT-4o總結，沒有自己的模型。", Language.ZH
+    )
+    options = {o.mention.name: o.origin for o in analyzer.resources.claims.subject_options(unit)}
+    assert options.get("速記鴨") == "speaker"
+
+
+def test_a_partys_own_staff_speak_for_it(analyzer):
+    [unit] = units_of(analyzer, "Its engineers say Harrier-7B was trained on GPT-4 answers.")
+    [found] = [f for f in unit.rule_claims if f.claim.type is ClaimType.API_DISTILLED]
+    assert found.party == "self"
+
+
+def test_the_source_named_away_from_the_cue_is_the_object(analyzer):
+    extractor = analyzer.resources.claims
+    [unit] = units_of(
+        analyzer, "'Strip away the new name and it is Yi-34B,' an ML engineer said of Lyra-34B."
+    )
+    [option] = [o for o in extractor.subject_options(unit) if o.mention.name == "Lyra-34B"]
+    assert extractor.unit_claim(unit, ClaimType.LLAMA_BASED, option).claim.object == "yi-34b"
