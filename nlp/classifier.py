@@ -18,7 +18,8 @@ a `ClaimUnit`. This module decides, per language, with three spaCy bag-of-words 
   be made is the subject, and the rules read the claim about it (object, speaker, their stance);
 - `claim` (`textcat`, exclusive): for each (subject, type), the five stances or "none"; a
   candidate at least `no_claim` likely to be none is dropped, else its stance is the likeliest and
-  the claim's `confidence` that stance's probability;
+  the claim's `confidence` that stance's probability (each candidate and what every stage made
+  of it is a `Decision`: bench/nlp_quality.py --stages reads them to tell where a claim was lost);
 - `relevance` (`textcat`): the probability that the document's first sentence (its title) is about
   provenance, a feature of the relevance model (nlp/relevance.py).
 
