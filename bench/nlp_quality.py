@@ -6,6 +6,7 @@
     .venv/bin/python bench/nlp_quality.py --rules               # the claim rules alone (no classifier)
     .venv/bin/python bench/nlp_quality.py --fit-relevance       # relevance weights fitted on dev
     .venv/bin/python bench/nlp_quality.py --cv                  # 2-fold cross-validation on train-*.jsonl
+    .venv/bin/python bench/nlp_quality.py --cv --stages         # where the missed claims were lost
 
 Reads tests/data/nlp/{dev,heldout}.jsonl (format in tests/data/nlp/README.md) and, for the `demo`
 split, the pages of the offline demo newsroom (demo/newsroom/, decoded and extracted as the crawler
@@ -28,12 +29,14 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nlp.classifier import ClaimClassifier, Decision  # noqa: E402
 from nlp.knowledge_base import load_knowledge_base, name_key  # noqa: E402
 from nlp.pipeline import Analyzer  # noqa: E402
 from shellwatch.domain import Analysis, ClaimType, EntityType, Stance  # noqa: E402
@@ -279,24 +282,112 @@ def cross_validate(
     """The training files (`files`, default nlp/training.py TRAINING_FILES) in FOLDS folds: a
     classifier trained on the other folds analyses each fold; the scores of all folds together.
     Wording the shipped model was trained on, but each text scored by a model that never saw it."""
-    from nlp.training import FOLDS, TRAINING_FILES, load_examples, train
-
-    examples = load_examples(files or TRAINING_FILES)
-    scores = Scores()
     all_examples: list[dict] = []
     all_analyses: list[Analysis] = []
     started = time.perf_counter()
-    for fold in range(FOLDS):
-        # Every other example (the files alternate incidents and wordings), not file halves.
-        held = [e for i, e in enumerate(examples) if i % FOLDS == fold]
-        rest = [e for i, e in enumerate(examples) if i % FOLDS != fold]
-        classifier, _ = train(rest, kb)
+    for held, classifier in fold_classifiers(kb, files):
         analyzer = Analyzer(kb, classifier=classifier)
         all_examples += held
         all_analyses += analyzer.analyze_many((e["text"], e.get("title"), e["language"], None) for e in held)
     scores = score(all_examples, all_analyses, kb_types, errors)
     scores.seconds = time.perf_counter() - started
     return scores
+
+
+def fold_classifiers(kb, files: list[Path] | None = None) -> Iterator[tuple[list[dict], ClaimClassifier]]:
+    """Each fold of the training files with a classifier trained on the other folds."""
+    from nlp.training import FOLDS, TRAINING_FILES, load_examples, train
+
+    examples = load_examples(files or TRAINING_FILES)
+    for fold in range(FOLDS):
+        # Every other example (the files alternate incidents and wordings), not file halves.
+        held = [e for i, e in enumerate(examples) if i % FOLDS == fold]
+        rest = [e for i, e in enumerate(examples) if i % FOLDS != fold]
+        classifier, _ = train(rest, kb)
+        yield held, classifier
+
+
+STAGES = {
+    "a": "no candidate clause names its subject",
+    "b": "its type is no candidate of those clauses",
+    "c": "its subject is no subject option there",
+    "d": "the subject model chose another party",
+    "e": "the claim model said none",
+    "f": "the claim model chose another stance",
+    "g": "decided, then lost (self_developed rule, salience, merge)",
+}
+
+
+class TracedClassifier(ClaimClassifier):
+    """A classifier that keeps the units and decisions of its last batch."""
+
+    def __init__(self, classifier: ClaimClassifier) -> None:
+        super().__init__(classifier.models, classifier.threshold, classifier.no_claim, classifier.meta)
+        self.units: list = []
+        self.last: list[Decision] = []
+
+    def decisions(self, units: list, extractor) -> list[Decision]:  # noqa: ANN001 - a ClaimExtractor
+        self.units, self.last = units, super().decisions(units, extractor)
+        return self.last
+
+
+def lost_stages(kb, classifier: ClaimClassifier, examples: list[dict]) -> Counter:
+    """Where each gold claim the analysis misses (on subject, type and stance) was lost, by
+    (language, stage): the furthest stage any candidate clause of its example took it (STAGES,
+    in pipeline order). Examples are analysed one at a time, to tell their clauses apart."""
+    traced = TracedClassifier(classifier)
+    analyzer = Analyzer(kb, classifier=traced)
+    counts: Counter = Counter()
+    for example in examples:
+        traced.units, traced.last = [], []
+        analysis = analyzer.analyze(example["text"], title=example.get("title"), language=example["language"])
+        _, missed, _ = align(example["claims"], analysis.claims, with_stance=True)
+        for gold in missed:
+            counts[example["language"], lost_stage(gold, traced.units, traced.last)] += 1
+        counts[example["language"], "gold"] += len(example["claims"])
+    return counts
+
+
+def lost_stage(gold: dict, units: list, decisions: list[Decision]) -> str:
+    def fits(mention) -> bool:  # noqa: ANN001 - a Mention
+        return subject_matches(gold, mention.entity_id, mention.name)
+
+    furthest = "a"
+    for index, unit in enumerate(units):
+        options = unit.derived.get("subject_options") or []
+        if not (any(fits(o.mention) for o in options) or gold["subject_name"] in unit.original):
+            continue
+        furthest = max(furthest, "b")
+        for decision in decisions:
+            if decision.unit != index or decision.claim_type.value != gold["type"]:
+                continue
+            if not any(fits(o.mention) for o in decision.choice.options):
+                stage = "c"
+            elif decision.choice.found is None or not subject_matches(
+                gold, decision.choice.found.claim.subject, decision.choice.found.claim.subject_name
+            ):
+                stage = "d"
+            elif decision.stance is None:
+                stage = "e"
+            elif decision.stance != gold["stance"]:
+                stage = "f"
+            else:
+                stage = "g"
+            furthest = max(furthest, stage)
+    return furthest
+
+
+def stage_table(counts: Counter) -> str:
+    languages = sorted({language for language, _ in counts})
+    rows = [
+        "| stage | " + " | ".join(languages) + " | all |",
+        "|---|" + "---|" * (len(languages) + 1),
+    ]
+    for stage, meaning in [*STAGES.items(), ("gold", "gold claims")]:
+        cells = [counts[language, stage] for language in languages]
+        label = meaning if stage == "gold" else f"{stage}: {meaning}"
+        rows.append(f"| {label} | " + " | ".join(map(str, cells)) + f" | {sum(cells)} |")
+    return "\n".join(rows)
 
 
 def fit_relevance(analyzer: Analyzer, split: str = "dev") -> str:
@@ -347,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
         "--data", action="append", type=Path, help="with --cv: the labelled files (default: train-*.jsonl)"
     )
     parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="where the missed claims were lost, by stage (with --cv, else on --split dev)",
+    )
+    parser.add_argument(
         "--rules", action="store_true", help="the claim rules alone, without the trained claim classifier"
     )
     args = parser.parse_args(argv)
@@ -355,6 +451,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--errors is for the dev split only: the held-apart split is never tuned on")
     kb = load_knowledge_base(ROOT / "nlp" / "data" / "knowledge_base.yaml")
     kb_types = {e.id: e.type.value for e in kb}
+    if args.stages:
+        if splits not in (["cv"], ["dev"]):
+            parser.error("--stages is for --cv or --split dev")
+        if args.cv:
+            folds = fold_classifiers(kb, args.data)
+        else:
+            folds = iter([(load_split("dev"), ClaimClassifier.load())])
+        counts = sum((lost_stages(kb, classifier, held) for held, classifier in folds), Counter())
+        print(stage_table(counts))
+        return 0
     # Cross-validation trains its own classifiers: no shipped model needed.
     analyzer = None if args.cv else Analyzer(kb, classifier=None) if args.rules else Analyzer(kb)
     if args.fit_relevance:

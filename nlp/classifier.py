@@ -18,7 +18,8 @@ a `ClaimUnit`. This module decides, per language, with three spaCy bag-of-words 
   be made is the subject, and the rules read the claim about it (object, speaker, their stance);
 - `claim` (`textcat`, exclusive): for each (subject, type), the five stances or "none"; a
   candidate at least `no_claim` likely to be none is dropped, else its stance is the likeliest and
-  the claim's `confidence` that stance's probability;
+  the claim's `confidence` that stance's probability (each candidate and what every stage made
+  of it is a `Decision`: bench/nlp_quality.py --stages reads them to tell where a claim was lost);
 - `relevance` (`textcat`): the probability that the document's first sentence (its title) is about
   provenance, a feature of the relevance model (nlp/relevance.py).
 
@@ -501,54 +502,13 @@ class ClaimClassifier:
         """The claims of each unit (in order), all units classified in one batch per language:
         the types of each clause, the subject of each (clause, type) among the clause's parties,
         then the stance (or no claim) of each (subject, type)."""
-        type_scores: list[dict[ClaimType, float]] = [{} for _ in units]
-        tokens = [unit_tokens(unit, extractor) for unit in units]
-        for language, model in self.models.items():
-            indexes = [i for i, unit in enumerate(units) if unit.lang is language]
-            if indexes:
-                for i, scores in zip(indexes, model.type_scores([tokens[i] for i in indexes]), strict=True):
-                    type_scores[i] = scores
-        # Candidate (clause, type) pairs: the types the clause's cues or the type classifier
-        # suggest; the rules' own types.
-        decided: list[list[FoundClaim]] = [[] for _ in units]
-        pairs: list[tuple[int, ClaimType]] = []
-        for i, unit in enumerate(units):
-            if len(unit.sentence) > MAX_CLAUSE_CHARS:
-                # Longer than any clause the classifier learnt from (a page without full stops):
-                # the rules decide.
-                decided[i] = list(unit.rule_claims)
-                continue
-            scores = type_scores[i]
-            ruled = {f.claim.type for f in unit.rule_claims}
-            cued = {t for t in candidate_types(unit) if scores.get(t, 0.0) >= self.cue_gate}
-            proposed = {t for t, p in scores.items() if p >= self.threshold}
-            pairs.extend((i, t) for t in sorted(ruled | cued | proposed, key=TYPE_ORDER.__getitem__))
-        choices = choose_subjects(self.models, units, pairs, extractor)
-        candidates: list[tuple[int, FoundClaim, float, SubjectChoice]] = []
-        for (i, claim_type), choice in zip(pairs, choices, strict=True):
-            if choice.found is not None:
-                candidates.append((i, choice.found, type_scores[i].get(claim_type, 0.0), choice))
-        for language, model in self.models.items():
-            picked = [c for c in candidates if units[c[0]].lang is language]
-            if not picked:
-                continue
-            inputs = [claim_tokens(units[i], found, extractor, p, choice) for i, found, p, choice in picked]
-            for (i, found, _, _), scores in zip(picked, model.claim_scores(inputs), strict=True):
-                if scores.pop(NO_CLAIM) >= self.no_claim:
-                    continue
-                label, p = max(scores.items(), key=lambda item: item[1])
-                claim = found.claim.model_copy(
-                    update={"stance": Stance(label), "confidence": round(min(0.99, max(0.01, p)), 2)}
-                )
-                decided[i].append(
-                    FoundClaim(
-                        claim=claim,
-                        sentence=units[i].index,
-                        carried_subject=found.carried_subject,
-                        party=found.party,
-                        negated=found.negated,
-                    )
-                )
+        decided: list[list[FoundClaim]] = [
+            list(unit.rule_claims) if len(unit.sentence) > MAX_CLAUSE_CHARS else [] for unit in units
+        ]
+        for decision in self.decisions(units, extractor):
+            claim = decision.claim(units[decision.unit].index)
+            if claim is not None:
+                decided[decision.unit].append(claim)
         for i, claims in enumerate(decided):
             # With a named mechanism in the clause, a self_developed claim stays only as the party's
             # own positive statement (the labelling rule of tests/data/nlp/README.md).
@@ -559,6 +519,89 @@ class ClaimClassifier:
                     if c.claim.type is not ClaimType.SELF_DEVELOPED or c.claim.stance is Stance.SELF_CLAIM
                 ]
         return decided
+
+    def decisions(self, units: list[ClaimUnit], extractor: ClaimExtractor) -> list[Decision]:
+        """Every candidate (clause, type) of the units and what each stage made of it: its type
+        probability, the subject chosen, the stance scores (bench/nlp_quality.py --stages reads
+        them to tell where a claim was lost). Clauses longer than MAX_CLAUSE_CHARS have none."""
+        type_scores: list[dict[ClaimType, float]] = [{} for _ in units]
+        tokens = [unit_tokens(unit, extractor) for unit in units]
+        for language, model in self.models.items():
+            indexes = [i for i, unit in enumerate(units) if unit.lang is language]
+            if indexes:
+                for i, scores in zip(indexes, model.type_scores([tokens[i] for i in indexes]), strict=True):
+                    type_scores[i] = scores
+        # Candidate (clause, type) pairs: the types the clause's cues or the type classifier
+        # suggest; the rules' own types.
+        pairs: list[tuple[int, ClaimType]] = []
+        for i, unit in enumerate(units):
+            if len(unit.sentence) > MAX_CLAUSE_CHARS:
+                # Longer than any clause the classifier learnt from (a page without full stops):
+                # the rules decide.
+                continue
+            pairs.extend((i, t) for t in self.candidate_types(unit, type_scores[i]))
+        choices = choose_subjects(self.models, units, pairs, extractor)
+        decisions = [
+            Decision(i, claim_type, type_scores[i].get(claim_type, 0.0), choice, self.no_claim)
+            for (i, claim_type), choice in zip(pairs, choices, strict=True)
+        ]
+        for language, model in self.models.items():
+            picked = [d for d in decisions if d.choice.found is not None and units[d.unit].lang is language]
+            if not picked:
+                continue
+            inputs = [
+                claim_tokens(units[d.unit], d.choice.found, extractor, d.p_type, d.choice) for d in picked
+            ]
+            for decision, scores in zip(picked, model.claim_scores(inputs), strict=True):
+                decision.stances = scores
+        return decisions
+
+    def candidate_types(self, unit: ClaimUnit, scores: dict[ClaimType, float]) -> list[ClaimType]:
+        """The types a clause may claim: the rules' own, the ones its cues name when the type
+        classifier finds them at least `cue_gate` likely, any at least `threshold` likely."""
+        ruled = {f.claim.type for f in unit.rule_claims}
+        cued = {t for t in candidate_types(unit) if scores.get(t, 0.0) >= self.cue_gate}
+        proposed = {t for t, p in scores.items() if p >= self.threshold}
+        return sorted(ruled | cued | proposed, key=TYPE_ORDER.__getitem__)
+
+
+@dataclass
+class Decision:
+    """One candidate (clause, type): the unit's index in the batch, the type's probability, the
+    subject chosen, and the claim classifier's scores of the five stances and "none" (empty when
+    no claim can be made about any party)."""
+
+    unit: int
+    claim_type: ClaimType
+    p_type: float
+    choice: SubjectChoice
+    no_claim: float
+    stances: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def stance(self) -> str | None:
+        """The stance decided, or None: no claim (at least `no_claim` likely to be none)."""
+        if not self.stances or self.stances[NO_CLAIM] >= self.no_claim:
+            return None
+        return max((s for s in self.stances if s != NO_CLAIM), key=self.stances.__getitem__)
+
+    def claim(self, sentence: int) -> FoundClaim | None:
+        """The claim decided, found in clause number `sentence`, or None."""
+        stance = self.stance
+        found = self.choice.found
+        if stance is None or found is None:
+            return None
+        p = self.stances[stance]
+        claim = found.claim.model_copy(
+            update={"stance": Stance(stance), "confidence": round(min(0.99, max(0.01, p)), 2)}
+        )
+        return FoundClaim(
+            claim=claim,
+            sentence=sentence,
+            carried_subject=found.carried_subject,
+            party=found.party,
+            negated=found.negated,
+        )
 
 
 @dataclass

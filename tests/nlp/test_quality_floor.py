@@ -39,3 +39,34 @@ def test_demo_newsroom_floor(analyzer, kb):
     assert precision >= 0.32
     assert recall >= 0.50
     assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.92
+
+
+def test_every_missed_dev_claim_is_placed_at_one_stage(analyzer, kb):
+    """bench/nlp_quality.py --stages: the stages account for exactly the claims the analysis
+    misses (examples analysed one at a time there, in batches here)."""
+    bench = load_bench()
+    dev = bench.load_split("dev")
+    counts = bench.lost_stages(kb, analyzer.resources.classifier, dev)
+    scores = bench.run(analyzer, "dev", None, {e.id: e.type.value for e in kb})
+    placed = sum(n for (_, stage), n in counts.items() if stage in bench.STAGES)
+    assert placed == sum(scores.stances.fn.values())
+    assert sum(n for (_, stage), n in counts.items() if stage == "gold") == sum(len(e["claims"]) for e in dev)
+
+
+def test_a_claim_the_claim_model_drops_is_lost_at_its_stage(analyzer, kb):
+    bench = load_bench()
+    example = {
+        "text": "The Verge reported that Foo-34B is a thin wrapper around the OpenAI API.",
+        "language": "en",
+        "claims": [
+            {"subject": None, "subject_name": "Foo-34B", "type": "api_wrapper", "stance": "allegation"}
+        ],
+    }
+    classifier = analyzer.resources.classifier
+    assert bench.lost_stages(kb, classifier, [example]) == {("en", "gold"): 1}
+    # A classifier that finds every candidate unlikely to be a claim loses it at "e".
+    doubtful = bench.ClaimClassifier(classifier.models, classifier.threshold, 0.0, classifier.meta)
+    assert bench.lost_stages(kb, doubtful, [example]) == {("en", "gold"): 1, ("en", "e"): 1}
+    # Asked for another stance, the same claim is lost at "f".
+    denied = {**example, "claims": [{**example["claims"][0], "stance": "denial"}]}
+    assert bench.lost_stages(kb, classifier, [denied]) == {("en", "gold"): 1, ("en", "f"): 1}
