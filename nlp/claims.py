@@ -1196,6 +1196,10 @@ class ClaimExtractor:
             and self.kb.same_party(target.entity_id, subject.entity_id)
         ):
             return []
+        # A claim runs from the derived model to its source: a source as the subject of one whose
+        # object is no source ("Llama … from Yi", "ChatGPT distilled from DeepSeek") reads it backwards.
+        if target is not None and self._is_source(subject) and not self._is_source(target):
+            return []
         negated = self._negated(sentence, hit, lang, cues)
         party = self._speaker_party(sentence, name_span, speaker_mentions, subject)
         # The party whose model was copied speaks: an accuser ("ModelBest co-founder … said Llama3-V

@@ -26,13 +26,10 @@ def claims_of(analyzer, text):
             "零一萬物的Yi-34B被指沿用了Llama的架構，只是將兩個張量改名。",
             ("yi-34b", "llama_based", "allegation", "llama"),
         ),
-        pytest.param(
+        # Read as analysis from the 2,199-example retrain until the 3,268-example one.
+        (
             "Yi-34B was accused of copying Meta's Llama architecture.",
             ("yi-34b", "llama_based", "allegation", "llama"),
-            # Known regression: the training files added in this round label many retrospective
-            # lines about known open models' architecture as analysis, and the classifier now reads
-            # this unattributed one as analysis (0.48 against allegation 0.43).
-            marks=pytest.mark.xfail(strict=True, reason="read as analysis since the 2,199-example retrain"),
         ),
         # negation by the accused is a denial of that type
         (
