@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from nlp.claims import load_claim_lexicon
-from nlp.pipeline import BACKGROUND_LEDE, Analyzer
+from nlp.pipeline import BACKGROUND_LEDE, CERTAIN_BACKGROUND_LEDE, Analyzer
 from nlp.script import fold
 from shellwatch.config import PACKAGE_ROOT
 from shellwatch.domain import Article, Language
@@ -170,11 +170,32 @@ def test_cue_scans_of_ascii_text_find_what_the_trie_finds():
             assert found == [(cues._patterns[index][0], span) for index, span in every_pattern]
 
 
-def test_every_relevant_dev_example_as_a_lede_scores_above_the_background_threshold(analyzer):
+def test_no_relevant_dev_example_as_a_lede_makes_an_article_background(analyzer):
     # BACKGROUND_LEDE was chosen under these scores; a retrained classifier must keep them above
-    # it, or long articles that open like these would lose their claims.
+    # it (or give the rules a cue to read), or long articles that open like these would lose their
+    # claims.
     examples = [json.loads(line) for line in (DATA / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
     for language in Language:
         texts = [e["text"] for e in examples if e["relevant"] and e["language"] == language.value]
-        scores = [doc._.sw_relevance for doc in analyzer.pipelines[language].pipe(texts)]
-        assert min(scores) > BACKGROUND_LEDE
+        pipeline = analyzer.pipelines[language]
+        extractor = pipeline.get_pipe("shellwatch_claims").extractor
+        for text, doc in zip(texts, pipeline.pipe(texts), strict=True):
+            if doc._.sw_relevance < BACKGROUND_LEDE:
+                # Below it, only a lede the claim rules would read is spared.
+                assert doc._.sw_relevance >= CERTAIN_BACKGROUND_LEDE, text
+                lede = doc._.sw_sentences[:1]
+                assert extractor.candidate_sentences(doc._.sw_folded, lede, doc._.sw_mentions), text
+
+
+def test_a_long_article_opening_with_a_response_keeps_its_claims(analyzer):
+    # The lede scores 0.16 with the classifier trained on 3,268 examples: below BACKGROUND_LEDE,
+    # spared by its cue (沿用 beside LLaMA).
+    lede = (
+        "零一万物回应称，Yi-34B在训练过程中沿用了GPT/LLaMA的基本架构，对部分推理参数进行了重新命名，"
+        "这是团队在实验中的疏忽，将尽快完成代码更新。"
+    )
+    filler = "".join(f"第{n}段介绍了公司的融资与招聘计划。" for n in range(8))
+    analysis = analyzer.analyze(lede + filler)
+    assert any(c.subject == "yi-34b" and c.type.value == "llama_based" for c in analysis.claims), (
+        analysis.claims
+    )
