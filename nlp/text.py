@@ -16,7 +16,8 @@ MAX_SENTENCE = 600  # longer sentences are split at clause breaks
 
 # An opening or closing tag: a fragment of closing tags ("</p></div>") is markup too.
 HTML_HINT = re.compile(
-    r"<\s*/?\s*(!doctype|html|body|head|p|div|br|span|a|article|section|h[1-6]|script|style|meta|li|table)\b", re.I
+    r"<\s*/?\s*(!doctype|html|body|head|p|div|br|span|a|article|section|h[1-6]|script|style|meta|li|table)\b",
+    re.I,
 )
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ufffe\uffff\ud800-\udfff]")
 # Counted in runs, and ASCII letters in bytes: a list of every character costs more.
