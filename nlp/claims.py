@@ -355,6 +355,41 @@ class SentenceCues:
     silent: bool = False  # no one responded ("未予置评") or a how-to-tell sentence: no claim
 
 
+@dataclass(frozen=True)
+class ShownSpeaker:
+    """What a claim shows as its speaker (lexicon `shown_speaker`)."""
+
+    not_first_en: frozenset[str]
+    not_shown: frozenset[str]
+    tail_zh: re.Pattern[str]
+
+    @classmethod
+    def from_data(cls, data: dict) -> ShownSpeaker:
+        return cls(frozenset(data["not_first_en"]), frozenset(data["not_shown"]), re.compile(data["tail_zh"]))
+
+    def of(self, claim: Claim) -> Claim:
+        """The claim with its speaker as a reader should see it, or none. The rules read the whole
+        phrase before a speech verb, which can be the rest of a clause or start inside a word
+        ("synthetic" → "tic data produced by…"); their reading stays the classifier's input."""
+        speaker = claim.speaker
+        if not speaker:
+            return claim
+        shown: str | None = self.tail_zh.sub("", speaker).strip()
+        words = shown.split(maxsplit=1)
+        at = claim.evidence.find(speaker)
+        inside_word = (
+            at > 0 and speaker[0].isascii() and speaker[0].isalnum() and claim.evidence[at - 1].isalnum()
+        )
+        if (
+            not words
+            or inside_word
+            or words[0].lower() in self.not_first_en
+            or shown.lower() in self.not_shown
+        ):
+            shown = None
+        return claim if shown == speaker else claim.model_copy(update={"speaker": shown})
+
+
 @dataclass
 class ClaimLexicon:
     priority: list[ClaimType]
@@ -369,6 +404,7 @@ class ClaimLexicon:
     speaker_verbs: re.Pattern[str]
     speaker_after: re.Pattern[str]
     speaker_location: re.Pattern[str]
+    shown_speaker: ShownSpeaker
     anaphora: re.Pattern[str]
     self_speakers: CueSet
     own_staff: CueSet  # the party's own people, named by a word that alone is a third party's
@@ -462,6 +498,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         ),
         speaker_after=re.compile("|".join(data["speaker_after"])),
         speaker_location=re.compile(data["speaker_location_zh"]),
+        shown_speaker=ShownSpeaker.from_data(data["shown_speaker"]),
         anaphora=_union(data["anaphora"]),
         self_speakers=_cues(data["self_speakers"], "self", source),
         own_staff=_cues(data.get("own_staff") or [], "self", source),

@@ -410,7 +410,8 @@ class Analyzer:
         mentions: list[Mention] = doc._.sw_mentions or []
         found: list[FoundClaim] = doc._.sw_claims or []
         found = salient_claims(found, mentions, doc._.sw_sentences or [], doc._.sw_text or "", self.kb)
-        claims = merge_claims(found, self.kb)
+        shown = self.resources.claims.lex.shown_speaker
+        claims = [shown.of(claim) for claim in merge_claims(found, self.kb)]
         entities = entity_mentions(mentions)
         # A claim about a name the knowledge base does not know makes that name an entity too.
         unlinked = [claim for claim in claims if claim.subject is None]

@@ -25,3 +25,37 @@ def test_claims_naming_different_objects_stay_apart(analyzer):
     analysis = analyzer.analyze("Karel-9B被指套壳Llama。另有开发者称，Karel-9B其实套壳了Mistral。")
     objects = {c.object for c in analysis.claims if c.type is ClaimType.LLAMA_BASED}
     assert objects == {"llama", "mistral-ai"}, analysis.claims
+
+
+def test_shown_speakers_drop_clause_rests_dates_and_broken_spans(analyzer):
+    from shellwatch.domain import Claim
+
+    shown = analyzer.resources.claims.lex.shown_speaker
+
+    def speaker(said: str, evidence: str) -> str | None:
+        claim = Claim(
+            subject=None,
+            subject_name="X",
+            type=ClaimType.LLAMA_BASED,
+            stance=Stance.ALLEGATION,
+            speaker=said,
+            evidence=evidence,
+            confidence=0.5,
+        )
+        return shown.of(claim).speaker
+
+    assert (
+        speaker("英国《金融时报》当地时间1月29日报道", "据英国《金融时报》当地时间1月29日报道，…")
+        == "英国《金融时报》"
+    )
+    assert speaker("报道", "报道称，X套壳。") is None
+    assert speaker("他据此", "他据此认为，X套壳。") is None
+    assert speaker("have", "Two students behind X, a model that went viral, have apologized.") is None
+    assert (
+        speaker(
+            "tic data produced by others", "Nobody could rule out that synthetic data produced by others…"
+        )
+        is None
+    )
+    assert speaker("A spokesperson", "A spokesperson said X was built in-house.") == "A spokesperson"
+    assert speaker("零一万物", "零一万物回应称，…") == "零一万物"
