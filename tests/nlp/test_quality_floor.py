@@ -32,12 +32,12 @@ def test_demo_newsroom_floor(analyzer, kb):
     """What users of the demo see: of the claims shown for the newsroom's articles, the share that
     the newsroom's ground truth (demo/expected.yaml) lists. It was 0.15 (28 of 191) before the
     trained claim classifier, 0.31 (25 of 80) before the trained subject choice, 0.33 (25 of 75)
-    with it."""
+    with it, 0.39 (32 of 82; recall 0.67) after the rules' coverage round of session 4."""
     bench = load_bench()
     scores = bench.run(analyzer, "demo", None, {e.id: e.type.value for e in kb})
     precision, recall, _ = scores.stances.micro()
-    assert precision >= 0.32
-    assert recall >= 0.50
+    assert precision >= 0.36
+    assert recall >= 0.60
     assert scores.relevance.macro_f1(["relevant", "irrelevant"]) >= 0.92
 
 
