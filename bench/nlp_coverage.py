@@ -35,6 +35,7 @@ from nlp.claims import ClaimExtractor, ClaimUnit, SubjectOption  # noqa: E402
 from nlp.classifier import candidate_types  # noqa: E402
 from nlp.knowledge_base import load_knowledge_base, name_key  # noqa: E402
 from nlp.pipeline import Analyzer  # noqa: E402
+from nlp.training import option_fits  # noqa: E402
 from shellwatch.domain import ClaimType, Language, Stance  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "nlp"
@@ -95,7 +96,7 @@ def claim_coverage(gold: dict, units: list[ClaimUnit], extractor: ClaimExtractor
     claim_type = ClaimType(gold["type"])
     fitting: list[tuple[int, ClaimUnit, SubjectOption]] = []
     for unit in units:
-        options = [o for o in extractor.subject_options(unit) if subject_fits(gold, o)]
+        options = [o for o in extractor.subject_options(unit) if option_fits(gold, o)]
         if options or names_party(gold, unit.original):
             levels["unit"] = True
         if options:
@@ -113,13 +114,6 @@ def claim_coverage(gold: dict, units: list[ClaimUnit], extractor: ClaimExtractor
     levels["speaker"] = same_speaker(gold["speaker"], claim.speaker)
     levels["rule stance"] = claim.stance is Stance(gold["stance"])
     return levels
-
-
-def subject_fits(gold: dict, option: SubjectOption) -> bool:
-    if gold["subject"] is not None:
-        return option.mention.entity_id == gold["subject"]
-    a, b = name_key(gold["subject_name"]), name_key(option.mention.name)
-    return option.mention.entity_id is None and bool(a and b) and (a in b or b in a)
 
 
 def names_party(gold: dict, text: str) -> bool:

@@ -29,12 +29,12 @@ BYLINE = re.compile(
     r"|^\s*By\s+(?P<en>[A-Z][a-z]+(?:\s+[A-Z][a-z.]+){0,3})\s*$"
 )
 BYLINE_PREFIX = re.compile(r"^(?:by|作者|记者|記者)\s*[:：]?\s*", re.IGNORECASE)
-# " - Site name", "_频道", " | Outlet" at the end of a <title>.
 # A date or timestamp standing alone at the top of the text (a dateline): "2024-06-03 09:20",
 # "2026-11-29T16:37:22+00:00".
 LEADING_TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s+"
 )
+# " - Site name", "_频道", " | Outlet" at the end of a <title>.
 TITLE_SUFFIX = re.compile(r"(?:\s+[-–—]\s+|\s*[_|]\s*)[^-_|–—]{1,30}$")
 
 

@@ -1495,26 +1495,25 @@ def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:
     allegation, and two would mean two alerts and two incident entries for it."""
     merged: dict[tuple, Claim] = {}
     for item in found:
-        _merge_into(merged, (*_claim_party(item.claim), item.claim.object), item.claim)
-    with_object: dict[tuple, tuple] = {}
-    for key, claim in merged.items():
-        best = with_object.get(key[:3])
-        if key[3] is not None and (best is None or claim.confidence > merged[best].confidence):
-            with_object[key[:3]] = key
-    for key in [key for key in merged if key[3] is None and key[:3] in with_object]:
-        _merge_into(merged, with_object[key[:3]], merged.pop(key), keep=with_object[key[:3]])
+        claim = item.claim
+        _merge_into(
+            merged,
+            (claim.subject or claim.subject_name.lower(), claim.type, claim.stance, claim.object),
+            claim,
+        )
+    for key in [key for key in merged if key[3] is None]:
+        naming = [other for other in merged if other[:3] == key[:3] and other[3] is not None]
+        if naming:
+            into = max(naming, key=lambda other: merged[other].confidence)
+            _merge_into(merged, into, merged.pop(key), keep_existing=True)
     return list(merged.values())
 
 
-def _claim_party(claim: Claim) -> tuple:
-    return (claim.subject or claim.subject_name.lower(), claim.type, claim.stance)
-
-
-def _merge_into(merged: dict[tuple, Claim], key: tuple, claim: Claim, keep: tuple | None = None) -> None:
+def _merge_into(merged: dict[tuple, Claim], key: tuple, claim: Claim, *, keep_existing: bool = False) -> None:
     existing = merged.get(key)
     if existing is None:
         merged[key] = claim
         return
     combined = 1 - (1 - existing.confidence) * (1 - claim.confidence * 0.3)
-    best = existing if keep or existing.confidence >= claim.confidence else claim
+    best = existing if keep_existing or existing.confidence >= claim.confidence else claim
     merged[key] = best.model_copy(update={"confidence": round(min(0.99, combined), 2)})

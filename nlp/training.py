@@ -133,7 +133,8 @@ class TrainingSet:
         ]
 
 
-def _option_fits(gold: dict, option: SubjectOption) -> bool:
+def option_fits(gold: dict, option: SubjectOption) -> bool:
+    """Whether a subject option is the gold claim's subject (its entity, or its unknown name)."""
     return _subject_fits(gold, option.mention.entity_id, option.mention.name)
 
 
@@ -147,7 +148,7 @@ def _subject_fits(gold: dict, subject: str | None, subject_name: str) -> bool:
 def _fit(gold: dict, unit: ClaimUnit, extractor: ClaimExtractor) -> int:
     claim_type = ClaimType(gold["type"])
     score = 0
-    if any(_option_fits(gold, option) for option in extractor.subject_options(unit)):
+    if any(option_fits(gold, option) for option in extractor.subject_options(unit)):
         score += 3
     for found in unit.rule_claims:
         if found.claim.type is claim_type and _subject_fits(
@@ -201,7 +202,7 @@ def subject_docs(data: TrainingSet, extractor: ClaimExtractor, fold: int | None 
         if len(options) < 2:
             continue
         for claim_type, gold in item.gold.items():
-            fits = [_option_fits(gold, option) for option in options]
+            fits = [option_fits(gold, option) for option in options]
             if not any(fits):
                 continue  # the subject is no party the clause names: nothing to choose
             inputs, _ = subject_inputs(unit, claim_type, options, extractor)
@@ -240,7 +241,7 @@ def claim_docs(
         found = choice.found
         right = None
         if gold is not None:
-            right = next((i for i, o in enumerate(choice.options) if _option_fits(gold, o)), None)
+            right = next((i for i, o in enumerate(choice.options) if option_fits(gold, o)), None)
         if found is not None:
             claim = found.claim
             # A claim the example states in another clause too is no "no claim" here (claims of a

@@ -579,39 +579,49 @@ def test_the_opening_rules_file_is_configurable(store, kb, tmp_path, monkeypatch
         opening_rules()
 
 
+def unknown_party(
+    name: str,
+    text: str,
+    source: str,
+    published: str,
+    url: str,
+    claim_type: ClaimType,
+    stance=Stance.ALLEGATION,
+):
+    """A Chinese article with one sure claim about `name`, a party the knowledge base does not know."""
+    claim = make_claim(None, claim_type, stance, subject_name=name, confidence=SURE)
+    return make_article(
+        name, text, lang=Language.ZH, source=source, published=published, url=url, claims=[claim]
+    )
+
+
 def test_an_unknown_product_and_its_unknown_maker_are_one_party(store, kb) -> None:
     """衡川法律大模型 accused, then 衡川智能 admitting: one incident (the demo had two), while a name
     that only starts alike without a product or company mark after it stays apart."""
-    product = make_article(
-        "衡川法律大模型被指提示词套壳",
+    product = unknown_party(
+        "衡川法律大模型",
         "开发者扒出衡川法律大模型的系统提示词。",
-        lang=Language.ZH,
-        source="科技讯",
-        published="2024-12-03",
-        url="https://a.example/hc1",
-        claims=[make_claim(None, ClaimType.PROMPT_WRAPPER, subject_name="衡川法律大模型", confidence=SURE)],
+        "科技讯",
+        "2024-12-03",
+        "https://a.example/hc1",
+        ClaimType.PROMPT_WRAPPER,
     )
-    maker = make_article(
-        "衡川智能承认法律大模型靠提示词",
+    maker = unknown_party(
+        "衡川智能",
         "衡川智能在声明中承认公测版只在境外模型上加了提示词。",
-        lang=Language.ZH,
-        source="港科技",
-        published="2024-12-06",
-        url="https://b.example/hc2",
-        claims=[
-            make_claim(
-                None, ClaimType.PROMPT_WRAPPER, Stance.ADMISSION, subject_name="衡川智能", confidence=SURE
-            )
-        ],
+        "港科技",
+        "2024-12-06",
+        "https://b.example/hc2",
+        ClaimType.PROMPT_WRAPPER,
+        Stance.ADMISSION,
     )
-    other = make_article(
-        "衡川物流被指套壳",
+    other = unknown_party(
+        "衡川物流",
         "网友质疑衡川物流的客服机器人。",
-        lang=Language.ZH,
-        source="科技讯",
-        published="2024-12-07",
-        url="https://c.example/hc3",
-        claims=[make_claim(None, ClaimType.API_WRAPPER, subject_name="衡川物流", confidence=SURE)],
+        "科技讯",
+        "2024-12-07",
+        "https://c.example/hc3",
+        ClaimType.API_WRAPPER,
     )
     for article in (product, maker, other):
         process(store, kb, article)
