@@ -482,6 +482,10 @@ class Run:
     def evaluate(self, numbers: list[int]) -> dict[str, Any]:
         """Who of these stories is stored exactly once, and is every recorded alert delivered once."""
 
+        # Receipts first: every alert delivered by then was recorded before it was sent, so the store
+        # read after them holds it. Read the other way round, an alert recorded and delivered between
+        # the two reads looks like a receipt for an alert the store never recorded.
+        lines = self.receipts_now()
         ids, alerts = self.store_state()
         stored = Counter(ids)
         by_story = self._story_keys()
@@ -494,7 +498,6 @@ class Run:
         for alert in alerts:
             number = model_of.get(alert["subject"])
             alert_of_story.setdefault(number if number is not None else -1, []).append(alert)
-        lines = self.receipts_now()
         receipts = [r for r in lines if r.get("type") == "alert"]
         arrived = Counter(r["alert"] for r in receipts if r["valid"])
         invalid = sum(1 for r in receipts if not r["valid"])
