@@ -1492,7 +1492,9 @@ def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:
 
     A claim that names no object joins the most confident one of the same subject, type and stance
     that does: "Karel-9B被指套壳" in the title and "Karel-9B被指套壳Llama" in the text are one
-    allegation, and two would mean two alerts and two incident entries for it."""
+    allegation, and two would mean two alerts and two incident entries for it. Likewise a claim
+    naming the source by its company (OpenAI) or family (Llama) joins one naming the model itself
+    (ChatGPT, Llama 3), and a claim about the source of a surer claim is dropped (`_inverted`)."""
     merged: dict[tuple, Claim] = {}
     for item in found:
         claim = item.claim
@@ -1506,7 +1508,42 @@ def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:
         if naming:
             into = max(naming, key=lambda other: merged[other].confidence)
             _merge_into(merged, into, merged.pop(key), keep_existing=True)
-    return list(merged.values())
+    for key in [key for key in merged if key[3] is not None]:
+        specific = [
+            other
+            for other in merged
+            if other[:3] == key[:3] and other[3] is not None and _more_specific_source(other[3], key[3], kb)
+        ]
+        if specific:
+            into = max(specific, key=lambda other: merged[other].confidence)
+            _merge_into(merged, into, merged.pop(key), keep_existing=True)
+    claims = list(merged.values())
+    return [claim for claim in claims if not _inverted(claim, claims)]
+
+
+def _more_specific_source(candidate: str, than: str, kb: KnowledgeBase) -> bool:
+    """`candidate` names the same source as `than`, more precisely: a model of the organisation
+    `than` (ChatGPT for OpenAI) or a version of the family `than` (llama-3 for llama)."""
+    if candidate.startswith(than + "-"):
+        return True
+    entity, other = kb.get(candidate), kb.get(than)
+    return (
+        entity is not None
+        and other is not None
+        and entity.type is EntityType.MODEL
+        and other.type is EntityType.ORG
+        and kb.same_party(candidate, than)
+    )
+
+
+def _inverted(claim: Claim, claims: list[Claim]) -> bool:
+    """A claim about the source of another, at least as confident, claim of the article: "Yi-34B
+    沿用Llama架构" read backwards as a claim about Llama. An article is about the derived model;
+    its source is where the story's claims point, not whom they are about."""
+    return claim.subject is not None and any(
+        other is not claim and other.object == claim.subject and other.confidence >= claim.confidence
+        for other in claims
+    )
 
 
 def _merge_into(merged: dict[tuple, Claim], key: tuple, claim: Claim, *, keep_existing: bool = False) -> None:

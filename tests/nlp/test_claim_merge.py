@@ -59,3 +59,75 @@ def test_shown_speakers_drop_clause_rests_dates_and_broken_spans(analyzer):
     )
     assert speaker("A spokesperson", "A spokesperson said X was built in-house.") == "A spokesperson"
     assert speaker("零一万物", "零一万物回应称，…") == "零一万物"
+
+
+def _found(subject, object_, claim_type, stance, confidence, sentence=0):
+    from nlp.claims import FoundClaim
+    from shellwatch.domain import Claim
+
+    claim = Claim(
+        subject=subject,
+        subject_name=subject,
+        object=object_,
+        type=claim_type,
+        stance=stance,
+        evidence=f"sentence {sentence}",
+        confidence=confidence,
+    )
+    return FoundClaim(claim=claim, sentence=sentence)
+
+
+def test_a_source_named_by_its_company_joins_the_claim_naming_the_model(kb):
+    from nlp.claims import merge_claims
+
+    claims = merge_claims(
+        [
+            _found("grok", "chatgpt", ClaimType.API_DISTILLED, Stance.DENIAL, 0.6, 0),
+            _found("grok", "openai", ClaimType.API_DISTILLED, Stance.DENIAL, 0.8, 1),
+            _found("llama3-v", "minicpm", ClaimType.LLAMA_BASED, Stance.ALLEGATION, 0.9, 2),
+            _found("llama3-v", "minicpm-llama3-v-2-5", ClaimType.LLAMA_BASED, Stance.ALLEGATION, 0.5, 3),
+            # Two models of one company are two sources ("distilled from GPT-4 and o1"): kept apart.
+            _found("deepseek", "gpt-4", ClaimType.API_DISTILLED, Stance.ALLEGATION, 0.7, 4),
+            _found("deepseek", "chatgpt", ClaimType.API_DISTILLED, Stance.ALLEGATION, 0.7, 5),
+        ],
+        kb,
+    )
+    by_subject = {}
+    for claim in claims:
+        by_subject.setdefault(claim.subject, set()).add(claim.object)
+    assert by_subject == {
+        "grok": {"chatgpt"},
+        "llama3-v": {"minicpm-llama3-v-2-5"},
+        "deepseek": {"gpt-4", "chatgpt"},
+    }
+    grok = next(c for c in claims if c.subject == "grok")
+    assert grok.evidence == "sentence 0" and grok.confidence > 0.6  # the model's evidence, made stronger
+
+
+def test_a_claim_about_the_source_of_a_surer_claim_is_dropped(kb):
+    from nlp.claims import merge_claims
+
+    claims = merge_claims(
+        [
+            _found("yi-34b", "llama", ClaimType.LLAMA_BASED, Stance.ALLEGATION, 0.9, 0),
+            # "It apologized … would restore the Llama names": read backwards, about Llama.
+            _found("llama", "yi-34b", ClaimType.LLAMA_BASED, Stance.ADMISSION, 0.8, 1),
+            _found("llama", None, ClaimType.SELF_DEVELOPED, Stance.SELF_CLAIM, 0.5, 2),
+        ],
+        kb,
+    )
+    assert [(c.subject, c.object) for c in claims] == [("yi-34b", "llama")]
+
+
+def test_a_surer_claim_about_the_source_stays(kb):
+    from nlp.claims import merge_claims
+
+    claims = merge_claims(
+        [
+            _found("baidu", "gemini", ClaimType.API_DISTILLED, Stance.ANALYSIS, 0.45, 0),
+            _found("gemini", "ernie-bot", ClaimType.API_DISTILLED, Stance.ALLEGATION, 0.9, 1),
+        ],
+        kb,
+    )
+    # Gemini is the source of a less confident claim: its own claim is not read as backwards.
+    assert {(c.subject, c.object) for c in claims} == {("baidu", "gemini"), ("gemini", "ernie-bot")}
