@@ -418,6 +418,7 @@ class ClaimLexicon:
     proposed_name_zh: re.Pattern[str] = NO_MATCH  # a name opening a clause, up to its verb or particle
     proposal_openings_zh: re.Pattern[str] = NO_MATCH  # where a proposed name may start (after 质疑 …)
     not_names_en: frozenset[str] = frozenset()  # capitalised words that start no name
+    not_name_starts_zh: re.Pattern[str] = NO_MATCH  # openings of phrases that are no name
 
 
 def _proposals(data: dict) -> dict:
@@ -441,6 +442,11 @@ def _proposals(data: dict) -> dict:
             )
         ),
         "not_names_en": frozenset(proposals["en_not_names"]),
+        "not_name_starts_zh": (
+            re.compile(trie_regex(proposals["zh_not_name_starts"]))
+            if proposals.get("zh_not_name_starts")
+            else NO_MATCH
+        ),
     }
 
 
@@ -567,6 +573,9 @@ class ClaimExtractor:
         self.kb = kb
         self.lex = lexicon or load_claim_lexicon()
         self._roles: dict[tuple[str | None, EntityType], str] = {}
+        # Training keeps proposed names that cannot be names ("它在", "Partly"): the subject
+        # classifier learns from them what is no subject; analysis leaves them out.
+        self.propose_unlikely_names = False
 
     def candidate_sentences(
         self, folded: str, sentences: list[tuple[int, int]], mentions: list[Mention] | None = None
@@ -919,7 +928,9 @@ class ClaimExtractor:
                 while start < len(sentence) and sentence[start] in NOT_NAME_STARTS_ZH:
                     start += 1
                 name = self.lex.proposed_name_zh.match(sentence, start)
-                if name:
+                if name and (
+                    self.propose_unlikely_names or not self.lex.not_name_starts_zh.match(sentence, start)
+                ):
                     spans.append(name.span())
         else:
             spans = self._capitalised_names(unit.original)
@@ -958,7 +969,7 @@ class ClaimExtractor:
             )
             if owner is not None:
                 words = words[owner + 1 :]
-            while words and original[words[0][0] : words[0][1]].rstrip("'’s.,") in self.lex.not_names_en:
+            while words and self._not_name_word(original, *words[0]):
                 words = words[1:]
             if not words or len(words) > 4:
                 continue
@@ -971,6 +982,13 @@ class ClaimExtractor:
             if end - start >= 2:
                 spans.append((start, end))
         return spans
+
+    def _not_name_word(self, text: str, start: int, end: int) -> bool:
+        """A common word (`en_not_names`) or a sentence adverb before its comma ("Partly,")."""
+        word = text[start:end].rstrip(",")
+        if word.rstrip("'’s.") in self.lex.not_names_en:
+            return True
+        return not self.propose_unlikely_names and word.endswith("ly") and text[start : end + 1].endswith(",")
 
     def _names_a_party(self, name: str, lang: Language, *, owned: bool = False) -> bool:
         """The speaker's words name a company or product, not "网友", "researchers", "该公司" or

@@ -554,6 +554,7 @@ class ClaimClassifier:
             ]
             for decision, scores in zip(picked, model.claim_scores(inputs), strict=True):
                 decision.stances = scores
+                decision.cleared = units[decision.unit].cues.cleared and decision.choice.found.party != "self"
         return decisions
 
     def candidate_types(self, unit: ClaimUnit, scores: dict[ClaimType, float]) -> list[ClaimType]:
@@ -577,13 +578,19 @@ class Decision:
     choice: SubjectChoice
     no_claim: float
     stances: dict[str, float] = field(default_factory=dict)
+    # Someone other than the subject's party clears it ("no evidence that …", "没有证据"): by the
+    # labelling rules that is analysis, never an allegation, whatever the words around it say.
+    cleared: bool = False
 
     @property
     def stance(self) -> str | None:
         """The stance decided, or None: no claim (at least `no_claim` likely to be none)."""
         if not self.stances or self.stances[NO_CLAIM] >= self.no_claim:
             return None
-        return max((s for s in self.stances if s != NO_CLAIM), key=self.stances.__getitem__)
+        stance = max((s for s in self.stances if s != NO_CLAIM), key=self.stances.__getitem__)
+        if self.cleared and stance == Stance.ALLEGATION.value:
+            return Stance.ANALYSIS.value
+        return stance
 
     def claim(self, sentence: int) -> FoundClaim | None:
         """The claim decided, found in clause number `sentence`, or None."""
@@ -591,7 +598,12 @@ class Decision:
         found = self.choice.found
         if stance is None or found is None:
             return None
-        p = self.stances[stance]
+        # A cleared allegation: as sure an analysis as the model was that a claim is made.
+        p = (
+            max(self.stances[stance], self.stances[Stance.ALLEGATION.value])
+            if self.cleared
+            else self.stances[stance]
+        )
         claim = found.claim.model_copy(
             update={"stance": Stance(stance), "confidence": round(min(0.99, max(0.01, p)), 2)}
         )

@@ -287,6 +287,7 @@ def train(
     settings = settings or Settings()
     analyzer = Analyzer(kb, classifier=None)
     extractor = analyzer.resources.claims
+    extractor.propose_unlikely_names = True
     data = training_units(examples, analyzer.pipelines, extractor)
     type_scores: list[dict[ClaimType, float]] = [{} for _ in data.units]
     for language in Language:
