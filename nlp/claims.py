@@ -1512,7 +1512,7 @@ def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:
     that does: "Karel-9B被指套壳" in the title and "Karel-9B被指套壳Llama" in the text are one
     allegation, and two would mean two alerts and two incident entries for it. Likewise a claim
     naming the source by its company (OpenAI) or family (Llama) joins one naming the model itself
-    (ChatGPT, Llama 3), and a claim about the source of a surer claim is dropped (`_inverted`)."""
+    (ChatGPT, Llama 3), and a claim that reads the article's claims backwards is dropped (`_backwards`)."""
     merged: dict[tuple, Claim] = {}
     for item in found:
         claim = item.claim
@@ -1536,7 +1536,8 @@ def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:
             into = max(specific, key=lambda other: merged[other].confidence)
             _merge_into(merged, into, merged.pop(key), keep_existing=True)
     claims = list(merged.values())
-    return [claim for claim in claims if not _inverted(claim, claims)]
+    backwards = {id(claim) for claim in _backwards(claims, kb)}
+    return [claim for claim in claims if id(claim) not in backwards]
 
 
 def _more_specific_source(candidate: str, than: str, kb: KnowledgeBase) -> bool:
@@ -1554,14 +1555,39 @@ def _more_specific_source(candidate: str, than: str, kb: KnowledgeBase) -> bool:
     )
 
 
-def _inverted(claim: Claim, claims: list[Claim]) -> bool:
-    """A claim about the source of another, at least as confident, claim of the article: "Yi-34B
-    沿用Llama架构" read backwards as a claim about Llama. An article is about the derived model;
-    its source is where the story's claims point, not whom they are about."""
-    return claim.subject is not None and any(
-        other is not claim and other.object == claim.subject and other.confidence >= claim.confidence
-        for other in claims
-    )
+def _backwards(claims: list[Claim], kb: KnowledgeBase) -> list[Claim]:
+    """The claims that read a sentence backwards: an article's claims run from the derived model
+    to its source ("Yi-34B沿用Llama架构"), and a claim the other way between the same two parties
+    ("Llama … from Yi"), or about the source with no object, is the weaker reading when the
+    claims pointing at its subject are at least as confident together."""
+
+    def support(subject: str, source: str) -> float:
+        return sum(
+            c.confidence
+            for c in claims
+            if c.subject is not None
+            and c.object is not None
+            and kb.same_party(c.subject, subject)
+            and kb.same_party(c.object, source)
+        )
+
+    backwards = []
+    for claim in claims:
+        if claim.subject is None:
+            continue
+        if claim.object is None:
+            pointing = sum(
+                c.confidence
+                for c in claims
+                if c.object is not None and kb.same_party(c.object, claim.subject)
+            )
+            if pointing >= claim.confidence:
+                backwards.append(claim)
+        elif not kb.same_party(claim.subject, claim.object) and support(
+            claim.object, claim.subject
+        ) > support(claim.subject, claim.object):
+            backwards.append(claim)
+    return backwards
 
 
 def _merge_into(merged: dict[tuple, Claim], key: tuple, claim: Claim, *, keep_existing: bool = False) -> None:
