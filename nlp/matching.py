@@ -144,15 +144,15 @@ class UnknownModelFinder:
         self._generic_names = frozenset(name_key(word) for word in data["generic_names"])
         self._function_chars = frozenset(data["function_characters"])
         words = sorted(data["leading_words"], key=len, reverse=True)
-        self._leading = re.compile("(?:" + "|".join(map(re.escape, words)) + ")+(?=[\u4e00-\u9fff])")
+        self._leading = re.compile("(?:" + "|".join(map(re.escape, words)) + ")+")
 
     def find(self, text: str, known: list[Mention]) -> list[Mention]:
         taken = Spans((m.start, m.end) for m in known)
         found: list[Mention] = []
         for start, end in _name_spans(self._patterns, text):
             start += len(text[start:end]) - len(text[start:end].lstrip())
-            if "\u4e00" <= text[start] <= "\u9fff" and (lead := self._leading.match(text, start, end)):
-                start = lead.end()  # 发现星河-34B → 星河-34B
+            if "\u4e00" <= text[start] <= "\u9fff":
+                start = self._after_leading_words(text, start, end)
             surface = text[start:end].strip()
             if not surface or taken.overlaps(start, end) or not self._plausible(surface):
                 continue
@@ -162,6 +162,17 @@ class UnknownModelFinder:
             taken.add(start, end)
             found.append(Mention(start, end, surface, None, EntityType.MODEL, surface))
         return found
+
+    def _after_leading_words(self, text: str, start: int, end: int) -> int:
+        """Where the name starts after the words that lead to it inside the Chinese run it was
+        matched in, keeping two characters of name: 发现星河-34B, 否认观星-70B, 媒体称延河-13B."""
+        run_end = start
+        while run_end < end and "\u4e00" <= text[run_end] <= "\u9fff":
+            run_end += 1
+        for lead in self._leading.finditer(text, start, run_end):
+            if run_end - lead.end() >= 2:
+                start = lead.end()
+        return start
 
     def _plausible(self, surface: str) -> bool:
         key = name_key(surface)

@@ -37,6 +37,11 @@ def test_names_are_whole_words(matcher: NameMatcher, text: str, expected: list[t
         ("有开发者发现星河-34B模型沿用了Llama的架构。", ["星河-34B"]),
         ("網友質疑這款康語-13B套殼，稱對智投-7B也一樣。", ["康語-13B", "智投-7B"]),
         ("有道-7B和用友-13B都是國產模型。", ["有道-7B", "用友-13B"]),  # brands that start with 有 / 用
+        # The leading word ends inside the run of characters matched ("否认观星", "体称延河").
+        ("星图科技否认观星-70B套壳Llama。", ["观星-70B"]),
+        ("有媒体称延河-13B套壳Llama，該公司承認平江-34B基於Llama。", ["延河-13B", "平江-34B"]),
+        ("有人说包河-34B只是换皮。", ["包河-34B"]),
+        ("网友称天为-13B套壳。", ["天为-13B"]),  # two characters of name stay, though 为 leads too
     ],
 )
 def test_an_unknown_chinese_name_does_not_swallow_the_verb_before_it(
