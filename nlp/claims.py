@@ -142,6 +142,9 @@ class ClaimUnit:
     cues: SentenceCues
     lang: Language
     rule_claims: list[FoundClaim]
+    # Who owns which name, read from the whole document ("澜舟科技上周发布的孟子-70B",
+    # "Quillbird's LexQuill"): name key → owner keys (`owner_key`).
+    owners: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
     # What the classifier derives from the clause (tokens, subject options), computed once for all
     # the (type, subject) candidates read in it.
     derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
@@ -419,6 +422,8 @@ class ClaimLexicon:
     proposal_openings_zh: re.Pattern[str] = NO_MATCH  # where a proposed name may start (after 质疑 …)
     not_names_en: frozenset[str] = frozenset()  # capitalised words that start no name
     not_name_starts_zh: re.Pattern[str] = NO_MATCH  # openings of phrases that are no name
+    owner_before: re.Pattern[str] = NO_MATCH  # between an owner and what it owns ("发布的", "'s")
+    owner_after: re.Pattern[str] = NO_MATCH  # between a product and its owner (", built by")
 
 
 def _proposals(data: dict) -> dict:
@@ -456,6 +461,15 @@ def _union(patterns: list[str]) -> re.Pattern[str]:
 
 def _cues(patterns: list[str], label: object, source: str) -> CueSet:
     return CueSet([(label, p) for p in patterns], source=source)
+
+
+def _ownership(data: dict) -> dict:
+    ownership = data.get("ownership") or {}
+    return {
+        key: re.compile(ownership[key], re.IGNORECASE)
+        for key in ("owner_before", "owner_after")
+        if key in ownership
+    }
 
 
 @lru_cache(maxsize=4)
@@ -519,6 +533,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
             Language.EN: (objects["window_en_before"], objects["window_en_after"]),
         },
         **_proposals(data),
+        **_ownership(data),
     )
 
 
@@ -616,6 +631,11 @@ class ClaimExtractor:
         # Product names (WriteGenie, 「晴語」): one scan of the text, used in candidate sentences.
         product_mentions = products.find(text, mentions) if products is not None and candidates else []
         product_starts = [m.start for m in product_mentions]
+        owners = (
+            self._owners(text, sorted([*mentions, *product_mentions], key=lambda m: m.start))
+            if candidates
+            else {}
+        )
         if candidates:
             sentences, candidates = self._clauses(folded, sentences, candidates)
         last_subject: Mention | None = None
@@ -649,6 +669,7 @@ class ClaimExtractor:
                     language,
                     force=response is not None,
                     cues=cues,
+                    owners=owners,
                 )
                 if unit is not None and units is not None:
                     unit.index = index
@@ -770,6 +791,7 @@ class ClaimExtractor:
         *,
         force: bool = False,
         cues: SentenceCues | None = None,
+        owners: dict[str, frozenset[str]] | None = None,
     ) -> tuple[list[FoundClaim], ClaimUnit | None]:
         sentence = folded[start:end]
         lang = Language.ZH if CJK.search(sentence) else Language.EN
@@ -796,6 +818,7 @@ class ClaimExtractor:
             cues=cues,
             lang=lang,
             rule_claims=[],
+            owners=owners or {},
         )
         unit.rule_claims = self._rule_claims(unit) if hits else []
         return list(unit.rule_claims), unit
@@ -1256,7 +1279,7 @@ class ClaimExtractor:
         if target is not None and self._is_source(subject) and not self._is_source(target):
             return []
         negated = self._negated(sentence, hit, lang, cues)
-        party = self._speaker_party(sentence, name_span, speaker_mentions, subject)
+        party = self._speaker_party(sentence, name_span, speaker_mentions, subject, unit.owners)
         # The party whose model was copied speaks: an accuser ("ModelBest co-founder … said Llama3-V
         # was a shell of MiniCPM").
         if (
@@ -1419,12 +1442,35 @@ class ClaimExtractor:
                 window_start = position + 1
         return any(window_start <= start and end <= hit.start + 1 for start, end in cues.negations)
 
+    def _owners(self, text: str, mentions: list[Mention]) -> dict[str, frozenset[str]]:
+        """Which organisation owns which model or product, where the document says so between two
+        names in a row: "澜舟科技上周发布的“孟子-70B”", "夏至科技旗下知夏AI", "Quillbird's LexQuill",
+        "Quillbird launched LexQuill", "LexQuill, built by Quillbird" (OWNERSHIP in the lexicon)."""
+        owners: dict[str, set[str]] = {}
+        for first, second in itertools.pairwise(mentions):
+            if second.start < first.end or second.start - first.end > 40:
+                continue
+            gap = text[first.end : second.start]
+            if first.type is EntityType.ORG and second.type is not EntityType.PERSON:
+                owner, owned = first, second
+                if not self.lex.owner_before.fullmatch(gap):
+                    continue
+            elif second.type is EntityType.ORG and first.type is not EntityType.PERSON:
+                owner, owned = second, first
+                if not self.lex.owner_after.fullmatch(gap):
+                    continue
+            else:
+                continue
+            owners.setdefault(name_key(owned.name), set()).add(owner_key(owner))
+        return {name: frozenset(keys) for name, keys in owners.items()}
+
     def _speaker_party(
         self,
         sentence: str,
         speaker_span: tuple[int, int] | None,
         speaker_mentions: list[Mention],
         subject: Mention,
+        owners: dict[str, frozenset[str]] | None = None,
     ) -> str | None:
         """ "self" when the speaker is the party the claim is about, "third" for anyone else,
         None when the sentence names no speaker."""
@@ -1434,6 +1480,10 @@ class ClaimExtractor:
             self.kb.same_party(m.entity_id, subject.entity_id) or m.name == subject.name
             for m in speaker_mentions
         ):
+            return "self"
+        # The document said whose it is: "澜舟科技上周发布的孟子-70B … 澜舟科技否认套壳说法".
+        owned_by = (owners or {}).get(name_key(subject.name), frozenset())
+        if owned_by and any(owner_key(m) in owned_by for m in speaker_mentions):
             return "self"
         words = sentence[speaker_span[0] : speaker_span[1]]
         if name_key(subject.name) and name_key(subject.name) in name_key(words):
@@ -1502,6 +1552,11 @@ class ClaimExtractor:
             return Stance.SELF_CLAIM, True
         # A plain statement with no one saying it and no allegation word: an explainer.
         return Stance.ANALYSIS, False
+
+
+def owner_key(mention: Mention) -> str:
+    """An organisation as an owner: its entity id, or its folded name when unknown."""
+    return mention.entity_id or "?" + name_key(mention.name)
 
 
 def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:

@@ -64,3 +64,40 @@ def test_training_still_proposes_them_as_what_is_no_subject(analyzer):
         unit.derived.pop("subject_options", None)
     assert "它在" in proposed
     assert "它在" not in {option.mention.surface for option in extractor.subject_options(unit)}
+
+
+OWNED = (
+    "澜舟科技新模型被指套壳通义千问\n"
+    "有开发者发文称，澜舟科技上周发布的“孟子-70B”在被问及身份时自称通义千问。"
+    "对此，澜舟科技发表声明，否认套壳说法，称孟子-70B的基座模型由公司从零训练。"
+)
+
+
+def test_a_company_speaks_for_the_product_the_document_says_is_its_own(analyzer):
+    """孟子-70B is unknown to the knowledge base; the document says Langboat released it, so
+    Langboat's statement about it is the accused party's, not a third party's."""
+    from shellwatch.domain import Language
+
+    extractor = analyzer.resources.claims
+    doc = analyzer.pipelines[Language.ZH](OWNED)
+    response = next(unit for unit in doc._.sw_units if "否认" in unit.sentence)
+    assert response.owners.get("孟子70b") == frozenset({"langboat"})
+    option = next(o for o in extractor.subject_options(response) if o.mention.surface == "孟子-70B")
+    found = extractor.unit_claim(response, ClaimType.SELF_DEVELOPED, option)
+    assert found is not None and found.party == "self"
+    # A speaker the document does not tie to the product stays a third party.
+    other = analyzer.pipelines[Language.ZH](OWNED.replace("对此，澜舟科技", "对此，智谱AI"))
+    unit = next(unit for unit in other._.sw_units if "否认" in unit.sentence)
+    option = next(o for o in extractor.subject_options(unit) if o.mention.surface == "孟子-70B")
+    assert extractor.unit_claim(unit, ClaimType.SELF_DEVELOPED, option).party == "third"
+
+
+def test_ownership_is_read_in_english_both_ways(analyzer):
+    from shellwatch.domain import Language
+
+    for text in (
+        "Langboat's LexQuill was accused of forwarding questions to Claude. Langboat denied it.",
+        "LexQuill, built by Langboat, was accused of forwarding questions to Claude. Langboat denied it.",
+    ):
+        doc = analyzer.pipelines[Language.EN](text)
+        assert next(iter(doc._.sw_units)).owners == {"lexquill": frozenset({"langboat"})}, text
