@@ -73,14 +73,34 @@ BACKGROUND_LEDE = 0.3
 CERTAIN_BACKGROUND_LEDE = 0.1
 
 
+class _Orths(dict):
+    """Token text → its hash in the vocab's string store, interned on first sight. `Doc` given
+    hashes instead of strings skips hashing every token's text again: that was most of the time
+    of building a 2,000-character Chinese document. Cleared when it grows past MAX_ORTHS (the
+    store keeps the strings; only this shortcut forgets them)."""
+
+    MAX_ORTHS = 200_000
+
+    def __init__(self, vocab: Vocab) -> None:
+        super().__init__()
+        self.strings = vocab.strings
+
+    def __missing__(self, text: str) -> int:
+        if len(self) >= self.MAX_ORTHS:
+            self.clear()
+        orth = self[text] = self.strings.add(text)
+        return orth
+
+
 class CharTokenizer:
     """One token per character: the Chinese tokeniser (names are matched on the text itself)."""
 
     def __init__(self, vocab: Vocab) -> None:
         self.vocab = vocab
+        self._orths = _Orths(vocab)
 
     def __call__(self, text: str) -> Doc:
-        doc = Doc(self.vocab, words=list(text), spaces=[False] * len(text))
+        doc = Doc(self.vocab, words=list(map(self._orths.__getitem__, text)), spaces=[False] * len(text))
         doc._.sw_text = text
         return doc
 
@@ -92,10 +112,12 @@ class WordTokenizer:
 
     def __init__(self, vocab: Vocab) -> None:
         self.vocab = vocab
+        self._orths = _Orths(vocab)
 
     def __call__(self, text: str) -> Doc:
         pieces = WORD_TOKEN.findall(text)
-        words = [word or blank for word, _, blank in pieces]
+        orths = self._orths
+        words = [orths[word or blank] for word, _, blank in pieces]
         spaces = [bool(space) for _, space, _ in pieces]
         doc = Doc(self.vocab, words=words, spaces=spaces)
         doc._.sw_text = text
