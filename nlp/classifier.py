@@ -45,7 +45,7 @@ import spacy
 from spacy.language import Language as SpacyLanguage
 from spacy.strings import get_string_id
 
-from nlp.claims import CJK, NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim, SubjectOption
+from nlp.claims import CJK, NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim, Hit, SubjectOption
 from nlp.matching import Mention
 from shellwatch.domain import ClaimType, EntityType, Language, Stance
 
@@ -119,6 +119,14 @@ def marked_tokens(
     """The clause's tokens with the candidate subject as ⟨subj⟩ and every other name as its role
     (a carried subject, named in an earlier sentence, is a ⟨subj⟩ before the clause; a name no
     finder found, the speaker's or a proposed one, is cut out of the words around it)."""
+    # The same for every type of the clause: computed once per (clause, candidate). Callers
+    # concatenate the list into their inputs and never change it.
+    marked: dict[SubjectOption, list[str]] | None = unit.derived.get("marked")  # type: ignore[assignment]
+    if marked is None:
+        marked = unit.derived["marked"] = {}
+    known = marked.get(option)
+    if known is not None:
+        return known
     if pieces is None:
         pieces = clause_pieces(unit, extractor)
     subject = option.mention
@@ -137,6 +145,7 @@ def marked_tokens(
             tokens.extend(_words(sentence[min(subject.end, piece.end) : piece.end], lang))
         else:
             tokens.extend(piece.tokens)
+    marked[option] = tokens
     return tokens
 
 
@@ -149,6 +158,7 @@ def subject_features(
     count: int,
     rule_object: Mention | None = None,
     beside: frozenset[str] = frozenset(),
+    hit: Hit | None = None,
 ) -> list[str]:
     """What tells the subject of a claim of `claim_type` from the other parties of the clause:
     how the clause names the candidate (`option_context`), whether the rules chose it or read it
@@ -165,7 +175,8 @@ def subject_features(
         return features + [f"⟨carried-beside:{k}⟩" for k in sorted(beside)]
     if rule_object is not None and rule_object.start == mention.start:
         features += ["⟨rule-object⟩", f"⟨{t}|rule-object⟩"]
-    hit = extractor.type_hit(unit, claim_type)
+    if hit is None:
+        hit = extractor.type_hit(unit, claim_type)
     if mention.end <= hit.start:
         gap = hit.start - mention.end
         where = "before-near" if gap <= 3 else "before" if gap <= 15 else "before-far"
@@ -642,17 +653,24 @@ def subject_inputs(
         if ruled
         else None
     )
+    hit = extractor.type_hit(unit, claim_type)
     rule_object = (
         None
         if claim_type is ClaimType.SELF_DEVELOPED
-        else extractor._object_for(
-            extractor.type_hit(unit, claim_type), unit.sentence, unit.mentions, unit.lang
-        )
+        else extractor._object_for(hit, unit.sentence, unit.mentions, unit.lang)
     )
-    beside = frozenset(option_context(unit, o, extractor)[0] for o in options if o.origin != "carried")
+    # The kinds named beside a carried subject: the same for every type of the clause.
+    cached = unit.derived.get("beside")
+    if cached is not None and cached[0] is options:  # type: ignore[index]
+        beside = cached[1]  # type: ignore[index]
+    else:
+        beside = frozenset(option_context(unit, o, extractor)[0] for o in options if o.origin != "carried")
+        unit.derived["beside"] = (options, beside)
     pieces = clause_pieces(unit, extractor)
     inputs = [
-        subject_features(unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside)
+        subject_features(
+            unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside, hit
+        )
         + marked_tokens(unit, option, extractor, pieces)
         for option in options
     ]
