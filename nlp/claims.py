@@ -1211,12 +1211,18 @@ class ClaimExtractor:
         sentence, original, mentions, carried = unit.sentence, unit.original, unit.mentions, unit.carried
         speaker, speaker_span, name_span = unit.speaker, unit.speaker_span, unit.name_span
         cues, lang = unit.cues, unit.lang
-        clause_mentions = [
-            m for m in mentions if speaker_span and m.start >= speaker_span[0] and m.end <= speaker_span[1]
-        ]
-        speaker_mentions = [
-            m for m in mentions if name_span and m.start >= name_span[0] and m.end <= name_span[1]
-        ]
+        # The same for every claim read in the clause: computed once per unit.
+        around = unit.derived.get("speaker-mentions")
+        if around is None:
+            around = unit.derived["speaker-mentions"] = (
+                [
+                    m
+                    for m in mentions
+                    if speaker_span and m.start >= speaker_span[0] and m.end <= speaker_span[1]
+                ],
+                [m for m in mentions if name_span and m.start >= name_span[0] and m.end <= name_span[1]],
+            )
+        clause_mentions, speaker_mentions = around  # type: ignore[misc]
         subject, carried_subject = chosen or self._subject(
             hit, target, mentions, clause_mentions, speaker_mentions, carried
         )
@@ -1238,7 +1244,7 @@ class ClaimExtractor:
         if target is not None and self._is_source(subject) and not self._is_source(target):
             return []
         negated = self._negated(sentence, hit, lang, cues)
-        party = self._speaker_party(sentence, name_span, speaker_mentions, subject)
+        party = self._speaker_party(sentence, name_span, speaker_mentions, subject, unit.derived)
         # The party whose model was copied speaks: an accuser ("ModelBest co-founder … said Llama3-V
         # was a shell of MiniCPM").
         if (
@@ -1407,9 +1413,11 @@ class ClaimExtractor:
         speaker_span: tuple[int, int] | None,
         speaker_mentions: list[Mention],
         subject: Mention,
+        derived: dict[str, object] | None = None,
     ) -> str | None:
         """ "self" when the speaker is the party the claim is about, "third" for anyone else,
-        None when the sentence names no speaker."""
+        None when the sentence names no speaker. `derived`: the unit's cache (what the speaker's
+        words say of them, whoever the subject, is read once per unit)."""
         if speaker_span is None:
             return None
         if any(
@@ -1418,12 +1426,22 @@ class ClaimExtractor:
         ):
             return "self"
         words = sentence[speaker_span[0] : speaker_span[1]]
-        if name_key(subject.name) and name_key(subject.name) in name_key(words):
+        subject_key = name_key(subject.name)
+        if subject_key and subject_key in name_key(words):
             return "self"
         # A product unknown to the knowledge base and its maker share the stem of their names
         # (星河-34B and 星河科技, Nebula-7B and Nebula AI).
         if subject.entity_id is None and _stem(subject.name) and _stem(subject.name) in name_key(words):
             return "self"
+        if derived is None:
+            return self._party_of_words(words)
+        party = derived.get("speaker-words-party")
+        if party is None:
+            party = derived["speaker-words-party"] = self._party_of_words(words)
+        return party  # type: ignore[return-value]
+
+    def _party_of_words(self, words: str) -> str:
+        """What a speaker's words alone say of them: "self" or "third"."""
         # "its engineers", "速記鴨的開發者": the party's own staff, although "engineers" and 开发者
         # alone are third parties.
         if self.lex.own_staff.search(words):

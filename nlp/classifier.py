@@ -121,12 +121,10 @@ def marked_tokens(
     finder found, the speaker's or a proposed one, is cut out of the words around it)."""
     # The same for every type of the clause: computed once per (clause, candidate). Callers
     # concatenate the list into their inputs and never change it.
-    marked: dict[SubjectOption, list[str]] | None = unit.derived.get("marked")  # type: ignore[assignment]
-    if marked is None:
-        marked = unit.derived["marked"] = {}
-    known = marked.get(option)
-    if known is not None:
-        return known
+    marked = _per_option(unit, "marked")
+    known = marked.get(id(option))
+    if known is not None and known[0] is option:
+        return known[1]
     if pieces is None:
         pieces = clause_pieces(unit, extractor)
     subject = option.mention
@@ -145,8 +143,18 @@ def marked_tokens(
             tokens.extend(_words(sentence[min(subject.end, piece.end) : piece.end], lang))
         else:
             tokens.extend(piece.tokens)
-    marked[option] = tokens
+    marked[id(option)] = (option, tokens)
     return tokens
+
+
+def _per_option(unit: ClaimUnit, name: str) -> dict[int, tuple[SubjectOption, object]]:
+    """A cache of the clause by candidate object (`subject_options` hands out the same objects
+    for every type): keyed by id, each entry holding its candidate, so an id is never reused
+    while its entry lives, and the entry is checked to be that candidate."""
+    cache = unit.derived.get(name)
+    if cache is None:
+        cache = unit.derived[name] = {}
+    return cache  # type: ignore[return-value]
 
 
 def subject_features(
@@ -195,9 +203,14 @@ def option_context(
     """The candidate's kind and how the clause names it, whatever the type: its origin, the
     words right around it (被, 的, "of", "by"), first in the clause, its maker or its own model
     named beside it, the shape of an unknown name (once per candidate of a clause)."""
+    by_object = _per_option(unit, "context")
+    seen = by_object.get(id(option))
+    if seen is not None and seen[0] is option:
+        return seen[1]  # type: ignore[return-value]
     key = f"context:{option.origin}:{option.mention.start}:{option.mention.name}"
     known = unit.derived.get(key)
     if known is not None:
+        by_object[id(option)] = (option, known)
         return known  # type: ignore[return-value]
     mention = option.mention
     kind = option_kind(mention, extractor)
@@ -236,6 +249,7 @@ def option_context(
             ):
                 features.append("⟨own-model-named⟩")
     unit.derived[key] = (kind, features)
+    by_object[id(option)] = (option, (kind, features))
     return kind, features
 
 
