@@ -802,12 +802,7 @@ class ClaimExtractor:
             for found in unit.rule_claims:
                 if found.claim.type is claim_type:
                     return found
-        hit = self.type_hit(unit, claim_type)
-        target = (
-            None
-            if claim_type is ClaimType.SELF_DEVELOPED
-            else self._object_for(hit, unit.sentence, unit.mentions, unit.lang)
-        )
+        hit, target = self.type_target(unit, claim_type)
         if subject is not None and target is not None and _same_name(target, subject.mention):
             # The party chosen as subject is no source of its own: the next source at the cue is.
             others = [m for m in unit.mentions if not _same_name(m, subject.mention)]
@@ -822,6 +817,23 @@ class ClaimExtractor:
             return None
         built[0].sentence = unit.index
         return built[0]
+
+    def type_target(self, unit: ClaimUnit, claim_type: ClaimType) -> tuple[Hit, Mention | None]:
+        """The unit's cue of `claim_type` (`type_hit`) and the object the rules read at it (none
+        for self_developed): once per (unit, type), for the rules' claim and every candidate."""
+        cache: dict[ClaimType, tuple[Hit, Mention | None]] | None = unit.derived.get("type-target")  # type: ignore[assignment]
+        if cache is None:
+            cache = unit.derived["type-target"] = {}
+        known = cache.get(claim_type)
+        if known is None:
+            hit = self.type_hit(unit, claim_type)
+            target = (
+                None
+                if claim_type is ClaimType.SELF_DEVELOPED
+                else self._object_for(hit, unit.sentence, unit.mentions, unit.lang)
+            )
+            known = cache[claim_type] = (hit, target)
+        return known
 
     def type_hit(self, unit: ClaimUnit, claim_type: ClaimType) -> Hit:
         """Where the clause says `claim_type`: its cue of that type, else its first cue, else the

@@ -667,12 +667,7 @@ def subject_inputs(
         if ruled
         else None
     )
-    hit = extractor.type_hit(unit, claim_type)
-    rule_object = (
-        None
-        if claim_type is ClaimType.SELF_DEVELOPED
-        else extractor._object_for(hit, unit.sentence, unit.mentions, unit.lang)
-    )
+    hit, rule_object = extractor.type_target(unit, claim_type)
     # The kinds named beside a carried subject: the same for every type of the clause.
     cached = unit.derived.get("beside")
     if cached is not None and cached[0] is options:  # type: ignore[index]
