@@ -119,12 +119,6 @@ def marked_tokens(
     """The clause's tokens with the candidate subject as ⟨subj⟩ and every other name as its role
     (a carried subject, named in an earlier sentence, is a ⟨subj⟩ before the clause; a name no
     finder found, the speaker's or a proposed one, is cut out of the words around it)."""
-    # The same for every type of the clause: computed once per (clause, candidate). Callers
-    # concatenate the list into their inputs and never change it.
-    marked = _per_option(unit, "marked")
-    known = marked.get(id(option))
-    if known is not None and known[0] is option:
-        return known[1]
     if pieces is None:
         pieces = clause_pieces(unit, extractor)
     subject = option.mention
@@ -143,18 +137,7 @@ def marked_tokens(
             tokens.extend(_words(sentence[min(subject.end, piece.end) : piece.end], lang))
         else:
             tokens.extend(piece.tokens)
-    marked[id(option)] = (option, tokens)
     return tokens
-
-
-def _per_option(unit: ClaimUnit, name: str) -> dict[int, tuple[SubjectOption, object]]:
-    """A cache of the clause by candidate object (`subject_options` hands out the same objects
-    for every type): keyed by id, each entry holding its candidate, so an id is never reused
-    while its entry lives, and the entry is checked to be that candidate."""
-    cache = unit.derived.get(name)
-    if cache is None:
-        cache = unit.derived[name] = {}
-    return cache  # type: ignore[return-value]
 
 
 def subject_features(
@@ -203,14 +186,9 @@ def option_context(
     """The candidate's kind and how the clause names it, whatever the type: its origin, the
     words right around it (被, 的, "of", "by"), first in the clause, its maker or its own model
     named beside it, the shape of an unknown name (once per candidate of a clause)."""
-    by_object = _per_option(unit, "context")
-    seen = by_object.get(id(option))
-    if seen is not None and seen[0] is option:
-        return seen[1]  # type: ignore[return-value]
     key = f"context:{option.origin}:{option.mention.start}:{option.mention.name}"
     known = unit.derived.get(key)
     if known is not None:
-        by_object[id(option)] = (option, known)
         return known  # type: ignore[return-value]
     mention = option.mention
     kind = option_kind(mention, extractor)
@@ -249,7 +227,6 @@ def option_context(
             ):
                 features.append("⟨own-model-named⟩")
     unit.derived[key] = (kind, features)
-    by_object[id(option)] = (option, (kind, features))
     return kind, features
 
 
@@ -668,20 +645,23 @@ def subject_inputs(
         else None
     )
     hit, rule_object = extractor.type_target(unit, claim_type)
-    # The kinds named beside a carried subject: the same for every type of the clause.
-    cached = unit.derived.get("beside")
-    if cached is not None and cached[0] is options:  # type: ignore[index]
-        beside = cached[1]  # type: ignore[index]
-    else:
-        beside = frozenset(option_context(unit, o, extractor)[0] for o in options if o.origin != "carried")
-        unit.derived["beside"] = (options, beside)
-    pieces = clause_pieces(unit, extractor)
+    # What does not depend on the type, once per clause (and list of options): the kinds named
+    # beside a carried subject, and each option's marked tokens.
+    cached = unit.derived.get("option-inputs")
+    if cached is None or cached[0] is not options:  # type: ignore[index]
+        pieces = clause_pieces(unit, extractor)
+        cached = unit.derived["option-inputs"] = (
+            options,
+            frozenset(option_context(unit, o, extractor)[0] for o in options if o.origin != "carried"),
+            [marked_tokens(unit, option, extractor, pieces) for option in options],
+        )
+    _, beside, marked = cached  # type: ignore[misc]
     inputs = [
         subject_features(
             unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside, hit
         )
-        + marked_tokens(unit, option, extractor, pieces)
-        for option in options
+        + tokens
+        for option, tokens in zip(options, marked, strict=True)
     ]
     return inputs, ruled
 
