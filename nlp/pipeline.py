@@ -22,6 +22,7 @@ claims merged per subject (in a long article only the salient ones), relevance a
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -336,6 +337,23 @@ class _Prepared:
     binary: bool
 
 
+_frozen = False
+
+
+def _freeze_loaded_objects() -> None:
+    """Once per process, after the first analyzer is loaded: move every object alive then (the
+    imported libraries, the pipelines, models and lexicons: about 100,000 objects) out of the
+    garbage collector's sight (`gc.freeze`). Each full collection walked them all again, and
+    the allocations of an analysis trigger one every few dozen articles: 10-15% of the analysis
+    time. Garbage is collected first; what is frozen is only freed when its references go (not
+    as part of a reference cycle), which costs nothing for what lives as long as the process."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 class Analyzer:
     """Entities, claims, relevance and dates of articles in Chinese (either script) and English."""
 
@@ -367,6 +385,7 @@ class Analyzer:
             background_lede=background_lede,
         )
         self.pipelines = {language: build_pipeline(language, self.resources) for language in Language}
+        _freeze_loaded_objects()
 
     def analyze(
         self,
