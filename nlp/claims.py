@@ -834,12 +834,7 @@ class ClaimExtractor:
             for found in unit.rule_claims:
                 if found.claim.type is claim_type:
                     return found
-        hit = self.type_hit(unit, claim_type)
-        target = (
-            None
-            if claim_type is ClaimType.SELF_DEVELOPED
-            else self._object_for(hit, unit.sentence, unit.mentions, unit.lang)
-        )
+        hit, target = self.type_target(unit, claim_type)
         if subject is not None and target is not None and _same_name(target, subject.mention):
             # The party chosen as subject is no source of its own: the next source at the cue is.
             others = [m for m in unit.mentions if not _same_name(m, subject.mention)]
@@ -854,6 +849,23 @@ class ClaimExtractor:
             return None
         built[0].sentence = unit.index
         return built[0]
+
+    def type_target(self, unit: ClaimUnit, claim_type: ClaimType) -> tuple[Hit, Mention | None]:
+        """The unit's cue of `claim_type` (`type_hit`) and the object the rules read at it (none
+        for self_developed): once per (unit, type), for the rules' claim and every candidate."""
+        cache: dict[ClaimType, tuple[Hit, Mention | None]] | None = unit.derived.get("type-target")  # type: ignore[assignment]
+        if cache is None:
+            cache = unit.derived["type-target"] = {}
+        known = cache.get(claim_type)
+        if known is None:
+            hit = self.type_hit(unit, claim_type)
+            target = (
+                None
+                if claim_type is ClaimType.SELF_DEVELOPED
+                else self._object_for(hit, unit.sentence, unit.mentions, unit.lang)
+            )
+            known = cache[claim_type] = (hit, target)
+        return known
 
     def type_hit(self, unit: ClaimUnit, claim_type: ClaimType) -> Hit:
         """Where the clause says `claim_type`: its cue of that type, else its first cue, else the
@@ -1252,12 +1264,18 @@ class ClaimExtractor:
         sentence, original, mentions, carried = unit.sentence, unit.original, unit.mentions, unit.carried
         speaker, speaker_span, name_span = unit.speaker, unit.speaker_span, unit.name_span
         cues, lang = unit.cues, unit.lang
-        clause_mentions = [
-            m for m in mentions if speaker_span and m.start >= speaker_span[0] and m.end <= speaker_span[1]
-        ]
-        speaker_mentions = [
-            m for m in mentions if name_span and m.start >= name_span[0] and m.end <= name_span[1]
-        ]
+        # The same for every claim read in the clause: computed once per unit.
+        around = unit.derived.get("speaker-mentions")
+        if around is None:
+            around = unit.derived["speaker-mentions"] = (
+                [
+                    m
+                    for m in mentions
+                    if speaker_span and m.start >= speaker_span[0] and m.end <= speaker_span[1]
+                ],
+                [m for m in mentions if name_span and m.start >= name_span[0] and m.end <= name_span[1]],
+            )
+        clause_mentions, speaker_mentions = around  # type: ignore[misc]
         subject, carried_subject = chosen or self._subject(
             hit, target, mentions, clause_mentions, speaker_mentions, carried
         )
@@ -1279,7 +1297,7 @@ class ClaimExtractor:
         if target is not None and self._is_source(subject) and not self._is_source(target):
             return []
         negated = self._negated(sentence, hit, lang, cues)
-        party = self._speaker_party(sentence, name_span, speaker_mentions, subject, unit.owners)
+        party = self._speaker_party(sentence, name_span, speaker_mentions, subject, unit.owners, unit.derived)
         # The party whose model was copied speaks: an accuser ("ModelBest co-founder … said Llama3-V
         # was a shell of MiniCPM").
         if (
@@ -1471,9 +1489,12 @@ class ClaimExtractor:
         speaker_mentions: list[Mention],
         subject: Mention,
         owners: dict[str, frozenset[str]] | None = None,
+        derived: dict[str, object] | None = None,
     ) -> str | None:
         """ "self" when the speaker is the party the claim is about, "third" for anyone else,
-        None when the sentence names no speaker."""
+        None when the sentence names no speaker. `owners`: who owns which name in the document;
+        `derived`: the unit's cache (what the speaker's words say of them, whoever the subject, is
+        read once per unit)."""
         if speaker_span is None:
             return None
         if any(
@@ -1486,12 +1507,22 @@ class ClaimExtractor:
         if owned_by and any(owner_key(m) in owned_by for m in speaker_mentions):
             return "self"
         words = sentence[speaker_span[0] : speaker_span[1]]
-        if name_key(subject.name) and name_key(subject.name) in name_key(words):
+        subject_key = name_key(subject.name)
+        if subject_key and subject_key in name_key(words):
             return "self"
         # A product unknown to the knowledge base and its maker share the stem of their names
         # (星河-34B and 星河科技, Nebula-7B and Nebula AI).
         if subject.entity_id is None and _stem(subject.name) and _stem(subject.name) in name_key(words):
             return "self"
+        if derived is None:
+            return self._party_of_words(words)
+        party = derived.get("speaker-words-party")
+        if party is None:
+            party = derived["speaker-words-party"] = self._party_of_words(words)
+        return party  # type: ignore[return-value]
+
+    def _party_of_words(self, words: str) -> str:
+        """What a speaker's words alone say of them: "self" or "third"."""
         # "its engineers", "速記鴨的開發者": the party's own staff, although "engineers" and 开发者
         # alone are third parties.
         if self.lex.own_staff.search(words):

@@ -45,7 +45,7 @@ import spacy
 from spacy.language import Language as SpacyLanguage
 from spacy.strings import get_string_id
 
-from nlp.claims import CJK, NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim, SubjectOption
+from nlp.claims import CJK, NAMELIKE, ClaimExtractor, ClaimUnit, FoundClaim, Hit, SubjectOption
 from nlp.matching import Mention
 from shellwatch.domain import ClaimType, EntityType, Language, Stance
 
@@ -149,6 +149,7 @@ def subject_features(
     count: int,
     rule_object: Mention | None = None,
     beside: frozenset[str] = frozenset(),
+    hit: Hit | None = None,
 ) -> list[str]:
     """What tells the subject of a claim of `claim_type` from the other parties of the clause:
     how the clause names the candidate (`option_context`), whether the rules chose it or read it
@@ -165,7 +166,8 @@ def subject_features(
         return features + [f"⟨carried-beside:{k}⟩" for k in sorted(beside)]
     if rule_object is not None and rule_object.start == mention.start:
         features += ["⟨rule-object⟩", f"⟨{t}|rule-object⟩"]
-    hit = extractor.type_hit(unit, claim_type)
+    if hit is None:
+        hit = extractor.type_hit(unit, claim_type)
     if mention.end <= hit.start:
         gap = hit.start - mention.end
         where = "before-near" if gap <= 3 else "before" if gap <= 15 else "before-far"
@@ -654,19 +656,24 @@ def subject_inputs(
         if ruled
         else None
     )
-    rule_object = (
-        None
-        if claim_type is ClaimType.SELF_DEVELOPED
-        else extractor._object_for(
-            extractor.type_hit(unit, claim_type), unit.sentence, unit.mentions, unit.lang
+    hit, rule_object = extractor.type_target(unit, claim_type)
+    # What does not depend on the type, once per clause (and list of options): the kinds named
+    # beside a carried subject, and each option's marked tokens.
+    cached = unit.derived.get("option-inputs")
+    if cached is None or cached[0] is not options:  # type: ignore[index]
+        pieces = clause_pieces(unit, extractor)
+        cached = unit.derived["option-inputs"] = (
+            options,
+            frozenset(option_context(unit, o, extractor)[0] for o in options if o.origin != "carried"),
+            [marked_tokens(unit, option, extractor, pieces) for option in options],
         )
-    )
-    beside = frozenset(option_context(unit, o, extractor)[0] for o in options if o.origin != "carried")
-    pieces = clause_pieces(unit, extractor)
+    _, beside, marked = cached  # type: ignore[misc]
     inputs = [
-        subject_features(unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside)
-        + marked_tokens(unit, option, extractor, pieces)
-        for option in options
+        subject_features(
+            unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside, hit
+        )
+        + tokens
+        for option, tokens in zip(options, marked, strict=True)
     ]
     return inputs, ruled
 

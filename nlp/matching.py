@@ -225,8 +225,17 @@ ORG_SUFFIX = re.compile(r"(?:\b(?:AI|Labs|Tech|Inc)|科技|公司|智能)$")
 
 
 def _gated_patterns(items: list[dict]) -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
-    """names.yaml patterns, each with its cheap `requires` pattern."""
-    return [(re.compile(item["requires"]), re.compile(item["pattern"])) for item in items]
+    """names.yaml patterns, each with its cheap `requires` pattern. An item's `starts` (what
+    every match is at its start, e.g. `[A-Z]`) is tested first at each place, as a lookahead:
+    the regex engine tries a pattern at every character, and most fail that test at once. It
+    only rejects places where the pattern cannot match, so the matches are the same."""
+    compiled = []
+    for item in items:
+        pattern = item["pattern"]
+        if "starts" in item:
+            pattern = f"(?={item['starts']}){pattern}"
+        compiled.append((re.compile(item["requires"]), re.compile(pattern)))
+    return compiled
 
 
 def _name_spans(
