@@ -365,10 +365,27 @@ class ShownSpeaker:
     not_first_en: frozenset[str]
     not_shown: frozenset[str]
     tail_zh: re.Pattern[str]
+    adverbs_en: frozenset[str] = frozenset()
 
     @classmethod
     def from_data(cls, data: dict) -> ShownSpeaker:
-        return cls(frozenset(data["not_first_en"]), frozenset(data["not_shown"]), re.compile(data["tail_zh"]))
+        return cls(
+            frozenset(data["not_first_en"]),
+            frozenset(data["not_shown"]),
+            re.compile(data["tail_zh"]),
+            frozenset(data.get("adverbs_en") or ()),
+        )
+
+    def _without_adverbs(self, speaker: str, evidence: str, at: int) -> str:
+        """ "The company later" → "The company"; an adverb alone ("…, Dana Whitfield, initially
+        denied") stands for the phrase before it in the sentence, when that is short."""
+        words = speaker.split()
+        while words and (words[-1].lower() in self.adverbs_en):
+            words.pop()
+        if words or at < 0:
+            return " ".join(words)
+        before = evidence[:at].strip().rstrip(",").strip()
+        return before if 0 < len(before.split()) <= 8 and before[:1].isupper() else ""
 
     def of(self, claim: Claim) -> Claim:
         """The claim with its speaker as a reader should see it, or none. The rules read the whole
@@ -378,8 +395,9 @@ class ShownSpeaker:
         if not speaker:
             return claim
         shown: str | None = self.tail_zh.sub("", speaker).strip()
-        words = shown.split(maxsplit=1)
         at = claim.evidence.find(speaker)
+        shown = self._without_adverbs(shown, claim.evidence, at)
+        words = shown.split(maxsplit=1)
         inside_word = (
             at > 0 and speaker[0].isascii() and speaker[0].isalnum() and claim.evidence[at - 1].isalnum()
         )

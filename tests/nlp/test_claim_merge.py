@@ -58,6 +58,18 @@ def test_shown_speakers_drop_clause_rests_dates_and_broken_spans(analyzer):
         is None
     )
     assert speaker("A spokesperson", "A spokesperson said X was built in-house.") == "A spokesperson"
+    assert speaker("The company later", "The company later said X was built in-house.") == "The company"
+    # An adverb read as the speaker stands for the short phrase before it.
+    assert (
+        speaker(
+            "initially", "Quillbird's chief executive, Dana Whitfield, initially denied that X is a wrapper."
+        )
+        == "Quillbird's chief executive, Dana Whitfield"
+    )
+    assert (
+        speaker("initially", "After weeks of questions from developers and users, it initially denied it.")
+        is None
+    )
     assert speaker("零一万物", "零一万物回应称，…") == "零一万物"
 
 
