@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/nlp_speed.py            # 300 Chinese + 150 English articles per run
     .venv/bin/python bench/nlp_speed.py --full     # 2,000 of each
+    .venv/bin/python bench/nlp_speed.py --rounds 1 # one run per configuration (default: best of 3)
 
 Articles: 2,000-character Chinese and 4,000-character English texts assembled from the labelled
 sentences (tests/data/nlp, relevant and irrelevant alike, so cue density is higher than in real
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="2,000 articles per configuration")
     parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved runs per configuration, the best kept (default 3)"
+    )
+    parser.add_argument(
         "--one", nargs=4, metavar=("CONFIG", "LANGUAGE", "COUNT", "NEWS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -179,16 +183,24 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(args.one[0], args.one[1], int(args.one[2]), args.one[3])))
         return 0
     counts = {"zh": 2000, "en": 2000} if args.full else {"zh": 300, "en": 150}
+    configs = ("baseline", "rules", "every", "shellwatch")
     rows = []
     for language, news in (("zh", "dense"), ("zh", "plain"), ("en", "dense"), ("en", "plain")):
-        for config in ("baseline", "rules", "every", "shellwatch"):
-            output = subprocess.run(
-                [sys.executable, __file__, "--one", config, language, str(counts[language]), news],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            rows.append(json.loads(output.strip().splitlines()[-1]))
+        # Rounds interleave the configurations, and each keeps its best round: a run on a shared
+        # machine is only ever slowed down by the others, and by the same in the same round.
+        best: dict[str, dict] = {}
+        for _ in range(args.rounds):
+            for config in configs:
+                output = subprocess.run(
+                    [sys.executable, __file__, "--one", config, language, str(counts[language]), news],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                row = json.loads(output.strip().splitlines()[-1])
+                if config not in best or row["articles_per_s"] > best[config]["articles_per_s"]:
+                    best[config] = row
+        rows.extend(best[config] for config in configs)
     print("| articles | configuration | n | articles/s (1 core) | vs baseline | load s | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")
     base = {(r["language"], r["news"]): r["articles_per_s"] for r in rows if r["config"] == "baseline"}
