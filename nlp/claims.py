@@ -1335,8 +1335,9 @@ class ClaimExtractor:
         confidence += 0.1 if explicit else 0.0
         confidence -= 0.15 if carried_subject else 0.0
         confidence -= 0.1 if subject.entity_id is None else 0.0
-        # Every value is typed and bounded here: skip pydantic's validation in the hot path.
-        claim = Claim.model_construct(
+        # Every value is typed and bounded here; validation (pydantic's compiled core) still takes
+        # half the time of the Python-level `model_construct`.
+        claim = Claim(
             subject=subject.entity_id,
             subject_name=subject.name,
             object=target.entity_id if target is not None else None,

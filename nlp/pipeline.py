@@ -530,8 +530,9 @@ def entity_mentions(mentions: list[Mention]) -> list[EntityMention]:
         key = mention.entity_id or "?" + name_key(mention.surface)
         entry = grouped.get(key)
         if entry is None:
-            # Built from typed values already: skipping validation saves a third of the analysis time.
-            grouped[key] = EntityMention.model_construct(
+            # Validated, though the values are typed already: with pydantic 2.14, validation in its
+            # compiled core takes half the time of the Python-level `model_construct`.
+            grouped[key] = EntityMention(
                 id=mention.entity_id,
                 name=mention.name,
                 type=mention.type,
