@@ -1315,7 +1315,7 @@ class ClaimExtractor:
         if target is not None and self._is_source(subject) and not self._is_source(target):
             return []
         negated = self._negated(sentence, hit, lang, cues)
-        party = self._speaker_party(sentence, name_span, speaker_mentions, subject, unit.owners, unit.derived)
+        party = self._speaker_party(unit, speaker_mentions, subject)
         # The party whose model was copied speaks: an accuser ("ModelBest co-founder … said Llama3-V
         # was a shell of MiniCPM").
         if (
@@ -1502,19 +1502,12 @@ class ClaimExtractor:
         return {name: frozenset(keys) for name, keys in owners.items()}
 
     def _speaker_party(
-        self,
-        sentence: str,
-        speaker_span: tuple[int, int] | None,
-        speaker_mentions: list[Mention],
-        subject: Mention,
-        owners: dict[str, frozenset[str]] | None = None,
-        derived: dict[str, object] | None = None,
+        self, unit: ClaimUnit, speaker_mentions: list[Mention], subject: Mention
     ) -> str | None:
         """ "self" when the speaker is the party the claim is about, "third" for anyone else,
-        None when the sentence names no speaker. `owners`: who owns which name in the document;
-        `derived`: the unit's cache (what the speaker's words say of them, whoever the subject, is
-        read once per unit)."""
-        if speaker_span is None:
+        None when the clause names no speaker. What the speaker's words alone say of them, whoever
+        the subject, is read once per unit (`unit.derived`)."""
+        if unit.name_span is None:
             return None
         if any(
             self.kb.same_party(m.entity_id, subject.entity_id) or m.name == subject.name
@@ -1522,10 +1515,10 @@ class ClaimExtractor:
         ):
             return "self"
         # The document said whose it is: "澜舟科技上周发布的孟子-70B … 澜舟科技否认套壳说法".
-        owned_by = (owners or {}).get(name_key(subject.name), frozenset())
+        owned_by = unit.owners.get(name_key(subject.name), frozenset())
         if owned_by and any(owner_key(m) in owned_by for m in speaker_mentions):
             return "self"
-        words = sentence[speaker_span[0] : speaker_span[1]]
+        words = unit.sentence[unit.name_span[0] : unit.name_span[1]]
         subject_key = name_key(subject.name)
         if subject_key and subject_key in name_key(words):
             return "self"
@@ -1533,11 +1526,9 @@ class ClaimExtractor:
         # (星河-34B and 星河科技, Nebula-7B and Nebula AI).
         if subject.entity_id is None and _stem(subject.name) and _stem(subject.name) in name_key(words):
             return "self"
-        if derived is None:
-            return self._party_of_words(words)
-        party = derived.get("speaker-words-party")
+        party = unit.derived.get("speaker-words-party")
         if party is None:
-            party = derived["speaker-words-party"] = self._party_of_words(words)
+            party = unit.derived["speaker-words-party"] = self._party_of_words(words)
         return party  # type: ignore[return-value]
 
     def _party_of_words(self, words: str) -> str:
@@ -1627,22 +1618,29 @@ def merge_claims(found: list[FoundClaim], kb: KnowledgeBase) -> list[Claim]:
             claim,
         )
     for key in [key for key in merged if key[3] is None]:
-        naming = [other for other in merged if other[:3] == key[:3] and other[3] is not None]
-        if naming:
-            into = max(naming, key=lambda other: merged[other].confidence)
-            _merge_into(merged, into, merged.pop(key), keep_existing=True)
+        _fold(merged, key, [other for other in merged if other[:3] == key[:3] and other[3] is not None])
     for key in [key for key in merged if key[3] is not None]:
-        specific = [
-            other
-            for other in merged
-            if other[:3] == key[:3] and other[3] is not None and _more_specific_source(other[3], key[3], kb)
-        ]
-        if specific:
-            into = max(specific, key=lambda other: merged[other].confidence)
-            _merge_into(merged, into, merged.pop(key), keep_existing=True)
+        _fold(
+            merged,
+            key,
+            [
+                other
+                for other in merged
+                if other[:3] == key[:3]
+                and other[3] is not None
+                and _more_specific_source(other[3], key[3], kb)
+            ],
+        )
     claims = list(merged.values())
     backwards = {id(claim) for claim in _backwards(claims, kb)}
     return [claim for claim in claims if id(claim) not in backwards]
+
+
+def _fold(merged: dict[tuple, Claim], key: tuple, into: list[tuple]) -> None:
+    """The claim at `key` joins the most confident claim of the keys `into`, if there is one."""
+    if into:
+        best = max(into, key=lambda other: merged[other].confidence)
+        _merge_into(merged, best, merged.pop(key), keep_existing=True)
 
 
 def _more_specific_source(candidate: str, than: str, kb: KnowledgeBase) -> bool:

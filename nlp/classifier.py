@@ -149,7 +149,8 @@ def subject_features(
     count: int,
     rule_object: Mention | None = None,
     beside: frozenset[str] = frozenset(),
-    hit: Hit | None = None,
+    *,
+    hit: Hit,
 ) -> list[str]:
     """What tells the subject of a claim of `claim_type` from the other parties of the clause:
     how the clause names the candidate (`option_context`), whether the rules chose it or read it
@@ -166,8 +167,6 @@ def subject_features(
         return features + [f"⟨carried-beside:{k}⟩" for k in sorted(beside)]
     if rule_object is not None and rule_object.start == mention.start:
         features += ["⟨rule-object⟩", f"⟨{t}|rule-object⟩"]
-    if hit is None:
-        hit = extractor.type_hit(unit, claim_type)
     if mention.end <= hit.start:
         gap = hit.start - mention.end
         where = "before-near" if gap <= 3 else "before" if gap <= 15 else "before-far"
@@ -670,7 +669,7 @@ def subject_inputs(
     _, beside, marked = cached  # type: ignore[misc]
     inputs = [
         subject_features(
-            unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside, hit
+            unit, option, claim_type, extractor, rule_subject, len(options), rule_object, beside, hit=hit
         )
         + tokens
         for option, tokens in zip(options, marked, strict=True)
