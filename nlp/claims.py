@@ -41,7 +41,14 @@ MODEL_WORDS = ("大模型", "大語言模型", "大语言模型")  # 云图大�
 NAMELIKE = re.compile(r"[A-Za-z0-9]")  # "Orion-72B", not a word the name finder took ("洗白")
 # Where one sentence turns from an allegation to a response ("…；字节跳动则表示…", "…, but Moonshot
 # AI says…"): the two clauses are read as two sentences.
-TURN = re.compile(r"[；;](?=.{8})|(?<=.{8})[，,]\s*(?:但是?|but\b)(?=.{8})")
+TURN = re.compile(
+    r"[；;](?=.{8})|(?<=.{8})[，,]\s*(?:但是?|but\b)(?=.{8})"
+    # "01.AI says Yi-34B was trained from scratch after developers spot Llama's architecture": the
+    # headline's second half is another party's statement.
+    r"|(?<=.{8})\s(?=(?:after|following|amid)\s+(?:(?:a|an|the|some|several|many)\s+)?(?:[\w-]+\s+){0,2}?"
+    r"(?:users?|developers?|researchers?|critics?|engineers?|analysts?|reports?|claims?|allegations?|"
+    r"accusations?)\b)"
+)
 SPEAKER_TRIM = re.compile(
     r"(?:[\s，,：:“”\"'「」『』（）()]|但|而|对此|同时|此外|随后|然而|不过|并且|其中|今天|昨天|日前|近日|此前|and|but|however|meanwhile|then|also)+"
 )
@@ -65,6 +72,19 @@ NAME_BREAKS = frozenset(" ，,。：:；;“”\"'「」『』（）()、!?！�
 # apostrophe before it is an opening quote ("'Quillmind does not…"), not a word's ("don't").
 CAPITALISED_RUN = re.compile(r"(?<![\w-])(?<!\w['’])[A-Z][\w+&.’'-]*(?:\s+[A-Z0-9][\w+&.’'-]*)*")
 CLAUSE_BREAKS = frozenset('，,。：:；;“”"「」『』（）()!?！？\n—')
+
+
+QUOTES_AND_SPACE = " '\"‘’“”「」『』,，"
+# Before a speech verb whose speaker follows it: a quotation's closing quote and comma, or a comma.
+INVERTED_BEFORE = re.compile(r"(?:,\s*['’\"”]|['’\"”]?\s*,)\s*$")
+TOPIC_OPENING = re.compile(r"\s*(?:对于|针对|面对|关于)")
+# The verbs news English puts before their speaker ("…,' said Lin"; not "…, Lin told reporters").
+INVERTING_VERB = re.compile(
+    r"said|says|wrote|writes|added|adds|explained|explains|noted|notes|insisted|insists|argued|argues|"
+    r"conceded|concedes|admitted|admits|acknowledged|claimed|claims|countered|replied|responded|stressed"
+)
+# Where such a speaker's phrase ends: "said one engineer who tested Quillbot-9".
+INVERTED_SPEAKER_END = re.compile(r"\s(?:who|whom|whose|which|that|after|when|while|in|on|at)\b")
 
 
 def _clause_start(sentence: str, end: int) -> int:
@@ -145,6 +165,8 @@ class ClaimUnit:
     # Who owns which name, read from the whole document ("澜舟科技上周发布的孟子-70B",
     # "Quillbird's LexQuill"): name key → owner keys (`owner_key`).
     owners: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
+    # The names of the sentence before: whom a bare "a spokesperson" or "该公司" speaks for.
+    previous_mentions: list[Mention] = field(default_factory=list, repr=False, compare=False)
     # What the classifier derives from the clause (tokens, subject options), computed once for all
     # the (type, subject) candidates read in it.
     derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
@@ -659,10 +681,11 @@ class ClaimExtractor:
         last_subject: Mention | None = None
         last_subject_sentence = -10
         last_allegation: FoundClaim | None = None
+        in_sentence: list[Mention] = []
         for index, (start, end) in enumerate(sentences):
             lo = bisect.bisect_left(mention_starts, start)
             hi = bisect.bisect_left(mention_starts, end)
-            in_sentence = mentions[lo:hi]
+            previous, in_sentence = in_sentence, mentions[lo:hi]
             # The cues of a clause read once: a response check and the clause's own claims share them.
             cues = None
             response = None
@@ -688,6 +711,7 @@ class ClaimExtractor:
                     force=response is not None,
                     cues=cues,
                     owners=owners,
+                    previous=previous,
                 )
                 if unit is not None and units is not None:
                     unit.index = index
@@ -810,6 +834,7 @@ class ClaimExtractor:
         force: bool = False,
         cues: SentenceCues | None = None,
         owners: dict[str, frozenset[str]] | None = None,
+        previous: list[Mention] | None = None,
     ) -> tuple[list[FoundClaim], ClaimUnit | None]:
         sentence = folded[start:end]
         lang = Language.ZH if CJK.search(sentence) else Language.EN
@@ -837,6 +862,7 @@ class ClaimExtractor:
             lang=lang,
             rule_claims=[],
             owners=owners or {},
+            previous_mentions=previous or [],
         )
         unit.rule_claims = self._rule_claims(unit) if hits else []
         return list(unit.rule_claims), unit
@@ -1236,9 +1262,21 @@ class ClaimExtractor:
                     continue
                 e = verb.start()
                 s = _clause_start(sentence, e)
-                if e - s >= 2:
+                # "对于外界质疑，X表示…": a topic phrase, its verb is a noun.
+                if TOPIC_OPENING.match(sentence, s):
+                    continue
+                if e - s >= 2 and sentence[s:e].strip(QUOTES_AND_SPACE):
                     span = (s, e)
                     break
+                # "'We used Qwen's tokenizer,' said a spokesperson for Tianlu AI", "Tianlu-7B, said
+                # its founder, was …": the speaker follows the verb.
+                if INVERTING_VERB.fullmatch(verb.group()) and INVERTED_BEFORE.search(sentence, 0, e):
+                    after_end = _clause_end(sentence, verb.end())
+                    relative = INVERTED_SPEAKER_END.search(sentence, verb.end(), after_end)
+                    after_end = relative.start() if relative else after_end
+                    if 2 <= after_end - verb.end() <= 60 and not CJK.search(sentence, verb.end(), after_end):
+                        span = (verb.end(), after_end)
+                        break
         if span is None:
             return None, None, None
         s, e = span
@@ -1529,7 +1567,27 @@ class ClaimExtractor:
         party = unit.derived.get("speaker-words-party")
         if party is None:
             party = unit.derived["speaker-words-party"] = self._party_of_words(words)
+        if party == "self" and not speaker_mentions and self._speaks_for_another(unit, subject):
+            return "third"
         return party  # type: ignore[return-value]
+
+    def _speaks_for_another(self, unit: ClaimUnit, subject: Mention) -> bool:
+        """Whether a speaker named only by role ("A spokesperson said", "该公司表示") speaks for
+        another party than the subject's: the sentence before names an organisation or person and
+        nothing of the subject's ("OpenAI confirmed it had suspended the account. A spokesperson
+        said ByteDance's use of the API was minimal")."""
+        previous = unit.previous_mentions
+        models = [m for m in previous if m.type is EntityType.MODEL]
+        # A source's maker is no speaker there ("… match Meta's Llama 2. The company denied it").
+        speakers = [
+            m
+            for m in previous
+            if m.type is not EntityType.MODEL
+            and not any(self.kb.same_party(m.entity_id, n.entity_id) for n in models)
+        ]
+        return bool(speakers) and not any(
+            self.kb.same_party(m.entity_id, subject.entity_id) or m.name == subject.name for m in previous
+        )
 
     def _party_of_words(self, words: str) -> str:
         """What a speaker's words alone say of them: "self" or "third"."""

@@ -479,6 +479,8 @@ class ClaimClassifier:
         self.threshold = threshold  # a type at least this probable is a candidate claim
         self.cue_gate = float(meta.get("cue_gate", 0.0))  # a cued type this probable is one too
         self.no_claim = no_claim  # a candidate at least this likely to be no claim is dropped
+        # Each stance's probability is weighed by this before the likeliest is chosen (1 when absent).
+        self.stance_weights: dict[str, float] = dict(meta.get("stance_weights", {}))
         self.meta = meta
 
     @classmethod
@@ -543,7 +545,14 @@ class ClaimClassifier:
             pairs.extend((i, t) for t in self.candidate_types(unit, type_scores[i]))
         choices = choose_subjects(self.models, units, pairs, extractor)
         decisions = [
-            Decision(i, claim_type, type_scores[i].get(claim_type, 0.0), choice, self.no_claim)
+            Decision(
+                i,
+                claim_type,
+                type_scores[i].get(claim_type, 0.0),
+                choice,
+                self.no_claim,
+                weights=self.stance_weights,
+            )
             for (i, claim_type), choice in zip(pairs, choices, strict=True)
         ]
         for language, model in self.models.items():
@@ -582,13 +591,17 @@ class Decision:
     # Someone other than the subject's party clears it ("no evidence that …", "没有证据"): by the
     # labelling rules that is analysis, never an allegation, whatever the words around it say.
     cleared: bool = False
+    weights: dict[str, float] = field(default_factory=dict)  # ClaimClassifier.stance_weights
 
     @property
     def stance(self) -> str | None:
         """The stance decided, or None: no claim (at least `no_claim` likely to be none)."""
         if not self.stances or self.stances[NO_CLAIM] >= self.no_claim:
             return None
-        stance = max((s for s in self.stances if s != NO_CLAIM), key=self.stances.__getitem__)
+        stance = max(
+            (s for s in self.stances if s != NO_CLAIM),
+            key=lambda s: self.stances[s] * self.weights.get(s, 1.0),
+        )
         if self.cleared and stance == Stance.ALLEGATION.value:
             return Stance.ANALYSIS.value
         return stance

@@ -185,3 +185,71 @@ def test_the_source_named_away_from_the_cue_is_the_object(analyzer):
     )
     [option] = [o for o in extractor.subject_options(unit) if o.mention.name == "Lyra-34B"]
     assert extractor.unit_claim(unit, ClaimType.LLAMA_BASED, option).claim.object == "yi-34b"
+
+
+def _parties(analyzer, text):
+    """The party the rules read for each claim type of the document's units."""
+    return {
+        found.claim.type: found.party
+        for unit in units_of(analyzer, text)
+        for found in unit.rule_claims
+        if found.claim.subject == "bytedance" or found.claim.subject_name == "Nebula-7B"
+    }
+
+
+def test_a_speaker_named_by_role_speaks_for_the_party_of_the_sentence_before(analyzer):
+    # OpenAI's spokesperson on ByteDance is a third party, not ByteDance conceding.
+    parties = _parties(
+        analyzer,
+        "OpenAI confirmed on Friday that it had suspended the account. A spokesperson said that "
+        "ByteDance's use of OpenAI's API to train its own model was minimal.",
+    )
+    assert parties and set(parties.values()) == {"third"}
+    # The accused named before (and the source's maker beside it): the spokesperson is its own.
+    parties = _parties(
+        analyzer,
+        "Users accused Nebula-7B of being built on Meta's Llama 2. A spokesperson said the model "
+        "was not built on Llama 2.",
+    )
+    assert parties and set(parties.values()) == {"self"}
+
+
+def test_a_headline_turns_to_another_party_at_after(analyzer):
+    units = units_of(
+        analyzer,
+        "01.AI says Yi-34B was trained from scratch after developers spot Llama's architecture "
+        "under renamed tensors.",
+    )
+    assert [u.original.strip()[:24] for u in units] == [
+        "01.AI says Yi-34B was tr",
+        "after developers spot Ll",
+    ]
+    assert not any(
+        f.claim.type is ClaimType.LLAMA_BASED and f.claim.speaker == "01.AI"
+        for u in units
+        for f in u.rule_claims
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "party"),
+    [
+        (
+            "'We used Qwen's tokenizer and architecture for Tianlu-7B,' said a spokesperson for Tianlu AI.",
+            "Tianlu AI",
+            "self",
+        ),
+        (
+            "“It is a thin wrapper on GPT-4,” said one engineer who tested Quillbot-9.",
+            "one engineer",
+            "third",
+        ),
+        ("Tianlu-7B, said a spokesperson, was never trained on GPT-4 outputs.", "a spokesperson", "self"),
+        ("对于外界质疑，奥林科技相关负责人对记者表示，奥林-34B并未使用Llama 2的权重。", "奥林科技", "self"),
+    ],
+)
+def test_the_speaker_after_its_verb_or_a_topic_phrase(analyzer, text, speaker, party):
+    language = Language.ZH if "奥林" in text else Language.EN
+    [unit] = units_of(analyzer, text, language)
+    assert unit.speaker == speaker
+    assert {f.party for f in unit.rule_claims} == {party}

@@ -11,6 +11,8 @@ CLEARING = [
     "Researchers found no evidence that Corvus-72B was trained on GPT-4 outputs.",
     "Two independent reviewers found no sign that Corvus-72B relays requests to OpenAI's API.",
     "研究人員表示，並無證據顯示閏道AI直接調用了百度的接口。",
+    "Nobody in the thread presented evidence that Corvus-72B's weights had been copied from Llama.",
+    "审计报告称，没有任何迹象表明闰道AI直接调用了百度的接口。",
 ]
 
 
