@@ -41,14 +41,9 @@ MODEL_WORDS = ("大模型", "大語言模型", "大语言模型")  # 云图大�
 NAMELIKE = re.compile(r"[A-Za-z0-9]")  # "Orion-72B", not a word the name finder took ("洗白")
 # Where one sentence turns from an allegation to a response ("…；字节跳动则表示…", "…, but Moonshot
 # AI says…"): the two clauses are read as two sentences.
-TURN = re.compile(
-    r"[；;](?=.{8})|(?<=.{8})[，,]\s*(?:但是?|but\b)(?=.{8})"
-    # "01.AI says Yi-34B was trained from scratch after developers spot Llama's architecture": the
-    # headline's second half is another party's statement.
-    r"|(?<=.{8})\s(?=(?:after|following|amid)\s+(?:(?:a|an|the|some|several|many)\s+)?(?:[\w-]+\s+){0,2}?"
-    r"(?:users?|developers?|researchers?|critics?|engineers?|analysts?|reports?|claims?|allegations?|"
-    r"accusations?)\b)"
-)
+# Where a candidate sentence turns from one party's statement to another's; the lexicon's
+# `turn_openings` add the words a turn starts with ("…, after developers spot …").
+TURN = r"[；;](?=.{8})|(?<=.{8})[，,]\s*(?:但是?|but\b)(?=.{8})"
 SPEAKER_TRIM = re.compile(
     r"(?:[\s，,：:“”\"'「」『』（）()]|但|而|对此|同时|此外|随后|然而|不过|并且|其中|今天|昨天|日前|近日|此前|and|but|however|meanwhile|then|also)+"
 )
@@ -77,14 +72,6 @@ CLAUSE_BREAKS = frozenset('，,。：:；;“”"「」『』（）()!?！？\n�
 QUOTES_AND_SPACE = " '\"‘’“”「」『』,，"
 # Before a speech verb whose speaker follows it: a quotation's closing quote and comma, or a comma.
 INVERTED_BEFORE = re.compile(r"(?:,\s*['’\"”]|['’\"”]?\s*,)\s*$")
-TOPIC_OPENING = re.compile(r"\s*(?:对于|针对|面对|关于)")
-# The verbs news English puts before their speaker ("…,' said Lin"; not "…, Lin told reporters").
-INVERTING_VERB = re.compile(
-    r"said|says|wrote|writes|added|adds|explained|explains|noted|notes|insisted|insists|argued|argues|"
-    r"conceded|concedes|admitted|admits|acknowledged|claimed|claims|countered|replied|responded|stressed"
-)
-# Where such a speaker's phrase ends: "said one engineer who tested Quillbot-9".
-INVERTED_SPEAKER_END = re.compile(r"\s(?:who|whom|whose|which|that|after|when|while|in|on|at)\b")
 
 
 def _clause_start(sentence: str, end: int) -> int:
@@ -464,6 +451,10 @@ class ClaimLexicon:
     not_name_starts_zh: re.Pattern[str] = NO_MATCH  # openings of phrases that are no name
     owner_before: re.Pattern[str] = NO_MATCH  # between an owner and what it owns ("发布的", "'s")
     owner_after: re.Pattern[str] = NO_MATCH  # between a product and its owner (", built by")
+    turns: re.Pattern[str] = re.compile(TURN)  # where a sentence turns to another party
+    topic_openings: re.Pattern[str] = NO_MATCH  # "对于外界质疑，…": the verb after it is a noun
+    inverting_verbs: re.Pattern[str] = NO_MATCH  # "'…,' said Lin": verbs before their speaker
+    inverted_speaker_end: re.Pattern[str] = NO_MATCH  # where such a speaker's phrase ends
 
 
 def _proposals(data: dict) -> dict:
@@ -501,6 +492,22 @@ def _union(patterns: list[str]) -> re.Pattern[str]:
 
 def _cues(patterns: list[str], label: object, source: str) -> CueSet:
     return CueSet([(label, p) for p in patterns], source=source)
+
+
+def _speaker_shapes(data: dict) -> dict:
+    """Turns to another party, topic phrases, and speakers after their verb."""
+    turn_openings = data.get("turn_openings") or []
+    inversion = data.get("speaker_inversion") or {}
+    shapes = {
+        "turns": re.compile(TURN + "".join(rf"|(?<=.{{8}})\s(?={p})" for p in turn_openings)),
+        "topic_openings": re.compile(rf"\s*(?:{'|'.join(data.get('topic_openings') or [])})")
+        if data.get("topic_openings")
+        else NO_MATCH,
+    }
+    if inversion:
+        shapes["inverting_verbs"] = re.compile("|".join(inversion["verbs_en"]))
+        shapes["inverted_speaker_end"] = re.compile(inversion["speaker_end_en"])
+    return shapes
 
 
 def _ownership(data: dict) -> dict:
@@ -574,6 +581,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         },
         **_proposals(data),
         **_ownership(data),
+        **_speaker_shapes(data),
     )
 
 
@@ -757,7 +765,7 @@ class ClaimExtractor:
         for index, (start, end) in enumerate(sentences):
             parts = [start]
             if index in candidates:
-                for turn in TURN.finditer(folded, start, end):
+                for turn in self.lex.turns.finditer(folded, start, end):
                     # "X承认…，但表示…": the same speaker goes on, one sentence.
                     verb = self.lex.speaker_verbs.match(folded, turn.end())
                     if verb is None:
@@ -1263,16 +1271,18 @@ class ClaimExtractor:
                 e = verb.start()
                 s = _clause_start(sentence, e)
                 # "对于外界质疑，X表示…": a topic phrase, its verb is a noun.
-                if TOPIC_OPENING.match(sentence, s):
+                if self.lex.topic_openings.match(sentence, s):
                     continue
                 if e - s >= 2 and sentence[s:e].strip(QUOTES_AND_SPACE):
                     span = (s, e)
                     break
                 # "'We used Qwen's tokenizer,' said a spokesperson for Tianlu AI", "Tianlu-7B, said
                 # its founder, was …": the speaker follows the verb.
-                if INVERTING_VERB.fullmatch(verb.group()) and INVERTED_BEFORE.search(sentence, 0, e):
+                if self.lex.inverting_verbs.fullmatch(verb.group()) and INVERTED_BEFORE.search(
+                    sentence, 0, e
+                ):
                     after_end = _clause_end(sentence, verb.end())
-                    relative = INVERTED_SPEAKER_END.search(sentence, verb.end(), after_end)
+                    relative = self.lex.inverted_speaker_end.search(sentence, verb.end(), after_end)
                     after_end = relative.start() if relative else after_end
                     if 2 <= after_end - verb.end() <= 60 and not CJK.search(sentence, verb.end(), after_end):
                         span = (verb.end(), after_end)
