@@ -71,6 +71,7 @@ CLAUSE_BREAKS = frozenset('，,。：:；;“”"「」『』（）()!?！？\n�
 
 QUOTES_AND_SPACE = " '\"‘’“”「」『』,，"
 # Before a speech verb whose speaker follows it: a quotation's closing quote and comma, or a comma.
+QUOTED_BEFORE = re.compile(r"(?:,\s*['’\"”]|['’\"”]\s*,)\s*$")
 INVERTED_BEFORE = re.compile(r"(?:,\s*['’\"”]|['’\"”]?\s*,)\s*$")
 
 
@@ -129,6 +130,10 @@ def _stem(name: str) -> str:
     return word.group() if word and len(key) > len(word.group()) else ""
 
 
+def _mentions_in(mentions: list[Mention], span: tuple[int, int]) -> list[Mention]:
+    return [m for m in mentions if m.start >= span[0] and m.end <= span[1]]
+
+
 def _same_name(a: Mention, b: Mention) -> bool:
     return a.entity_id == b.entity_id and (a.entity_id is not None or a.name == b.name)
 
@@ -154,6 +159,9 @@ class ClaimUnit:
     owners: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
     # The names of the sentence before: whom a bare "a spokesperson" or "该公司" speaks for.
     previous_mentions: list[Mention] = field(default_factory=list, repr=False, compare=False)
+    # The speaker named in full a clause or two before (their names, their words): whom "he said"
+    # speaks for.
+    previous_speaker: tuple[list[Mention], str] | None = field(default=None, repr=False, compare=False)
     # What the classifier derives from the clause (tokens, subject options), computed once for all
     # the (type, subject) candidates read in it.
     derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
@@ -426,6 +434,7 @@ class ClaimLexicon:
     type_cues: CueSet  # labels: (ClaimType, strength)
     decisive_cues: CueSet  # strong and generic type cues: a sentence with one is worth a look
     weak_cues: CueSet  # weak type cues: worth a look only next to a named model
+    strong_cues: CueSet  # strong type cues: a claim even alone (沿用…架构, "thin wrapper")
     sentence_cues: CueSet  # labels: ("type", ClaimType, strength), ("stance", Stance), ("negation",) …
     stances: CueSet  # labels: Stance
     negation: CueSet
@@ -455,6 +464,7 @@ class ClaimLexicon:
     topic_openings: re.Pattern[str] = NO_MATCH  # "对于外界质疑，…": the verb after it is a noun
     inverting_verbs: re.Pattern[str] = NO_MATCH  # "'…,' said Lin": verbs before their speaker
     inverted_speaker_end: re.Pattern[str] = NO_MATCH  # where such a speaker's phrase ends
+    person_pronouns: re.Pattern[str] = NO_MATCH  # he, she, 他, 她: a speaker named before
 
 
 def _proposals(data: dict) -> dict:
@@ -499,7 +509,12 @@ def _speaker_shapes(data: dict) -> dict:
     turn_openings = data.get("turn_openings") or []
     inversion = data.get("speaker_inversion") or {}
     shapes = {
-        "turns": re.compile(TURN + "".join(rf"|(?<=.{{8}})\s(?={p})" for p in turn_openings)),
+        "person_pronouns": _union(data.get("person_pronouns") or []),
+        "turns": re.compile(
+            TURN
+            + "".join(rf"|(?<=.{{8}})\s(?={p})" for p in turn_openings)
+            + "".join(rf"|(?<=.{{8}})[，,](?={p})" for p in data.get("turn_openings_zh") or [])
+        ),
         "topic_openings": re.compile(rf"\s*(?:{'|'.join(data.get('topic_openings') or [])})")
         if data.get("topic_openings")
         else NO_MATCH,
@@ -546,6 +561,7 @@ def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
         priority=[ClaimType(t) for t in data["priority"]],
         type_cues=CueSet(typed, source=source),
         decisive_cues=CueSet([t for t in typed if t[0][1] != "weak"], source=source),
+        strong_cues=CueSet([t for t in typed if t[0][1] == "strong"], source=source),
         weak_cues=CueSet([t for t in typed if t[0][1] == "weak"], source=source),
         sentence_cues=CueSet(combined, source=source),
         stances=CueSet(
@@ -660,6 +676,14 @@ class ClaimExtractor:
         chosen.discard(None)
         return sorted(chosen)  # type: ignore[arg-type]
 
+    def strongly_cued(self, folded: str, span: tuple[int, int], mentions: list[Mention]) -> bool:
+        """Whether the sentence `span` has a strong claim cue and names a known model or company:
+        a claim, whatever a classifier makes of the sentence as a lede."""
+        start, end = span
+        return any(start <= m.start < end for m in mentions if m.linked) and (
+            self.lex.strong_cues.search(folded[start:end]) is not None
+        )
+
     def extract(
         self,
         text: str,
@@ -720,6 +744,7 @@ class ClaimExtractor:
                     cues=cues,
                     owners=owners,
                     previous=previous,
+                    earlier=(text, folded, sentences[max(0, index - 2) : index], mentions, mention_starts),
                 )
                 if unit is not None and units is not None:
                     unit.index = index
@@ -817,6 +842,31 @@ class ClaimExtractor:
         )
         return FoundClaim(claim=claim, sentence=index, carried_subject=True)
 
+    def _earlier_speaker(
+        self,
+        text: str,
+        folded: str,
+        spans: list[tuple[int, int]],
+        mentions: list[Mention],
+        mention_starts: list[int],
+    ) -> tuple[list[Mention], str] | None:
+        """The speaker named in full in the nearest of the clauses `spans` (their names and words):
+        whom a "he said" or "她表示" after them speaks for."""
+        for start, end in reversed(spans):
+            lo = bisect.bisect_left(mention_starts, start)
+            hi = bisect.bisect_left(mention_starts, end)
+            local = [
+                Mention(m.start - start, m.end - start, m.surface, m.entity_id, m.type, m.name)
+                for m in mentions[lo:hi]
+            ]
+            sentence = folded[start:end]
+            _, _, name_span = self._speaker(sentence, text[start:end], local)
+            if name_span is not None:
+                words = sentence[name_span[0] : name_span[1]]
+                if not self.lex.person_pronouns.fullmatch(words.strip()):
+                    return _mentions_in(local, name_span), words
+        return None
+
     def _with_products(
         self, folded: str, mentions: list[Mention], products: list[Mention], end: int
     ) -> list[Mention]:
@@ -843,6 +893,7 @@ class ClaimExtractor:
         cues: SentenceCues | None = None,
         owners: dict[str, frozenset[str]] | None = None,
         previous: list[Mention] | None = None,
+        earlier: tuple | None = None,
     ) -> tuple[list[FoundClaim], ClaimUnit | None]:
         sentence = folded[start:end]
         lang = Language.ZH if CJK.search(sentence) else Language.EN
@@ -871,6 +922,11 @@ class ClaimExtractor:
             rule_claims=[],
             owners=owners or {},
             previous_mentions=previous or [],
+            previous_speaker=self._earlier_speaker(*earlier)
+            if earlier is not None
+            and name_span is not None
+            and self.lex.person_pronouns.fullmatch(sentence[name_span[0] : name_span[1]].strip())
+            else None,
         )
         unit.rule_claims = self._rule_claims(unit) if hits else []
         return list(unit.rule_claims), unit
@@ -1273,19 +1329,31 @@ class ClaimExtractor:
                 # "对于外界质疑，X表示…": a topic phrase, its verb is a noun.
                 if self.lex.topic_openings.match(sentence, s):
                     continue
-                if e - s >= 2 and sentence[s:e].strip(QUOTES_AND_SPACE):
+                before = sentence[s:e].strip(QUOTES_AND_SPACE)
+                if (e - s >= 2 and before) or self.lex.person_pronouns.fullmatch(before):
                     span = (s, e)
                     break
                 # "'We used Qwen's tokenizer,' said a spokesperson for Tianlu AI", "Tianlu-7B, said
                 # its founder, was …": the speaker follows the verb.
-                if self.lex.inverting_verbs.fullmatch(verb.group()) and INVERTED_BEFORE.search(
-                    sentence, 0, e
+                if not (
+                    self.lex.inverting_verbs.fullmatch(verb.group())
+                    and INVERTED_BEFORE.search(sentence, 0, e)
                 ):
-                    after_end = _clause_end(sentence, verb.end())
+                    continue
+                after_end = _clause_end(sentence, verb.end())
+                if QUOTED_BEFORE.search(sentence, 0, e) or sentence.startswith((",", "，"), after_end):
                     relative = self.lex.inverted_speaker_end.search(sentence, verb.end(), after_end)
                     after_end = relative.start() if relative else after_end
                     if 2 <= after_end - verb.end() <= 60 and not CJK.search(sentence, verb.end(), after_end):
                         span = (verb.end(), after_end)
+                        break
+                elif s > 0:
+                    # "Mara Holt, Kinglet's founder, said the claims were false": the name and its
+                    # apposition before the comma.
+                    apposition = _clause_start(sentence, s - 1)
+                    named = _clause_start(sentence, apposition - 1) if apposition > 0 else apposition
+                    if 2 <= s - 1 - named <= 60:
+                        span = (named, s - 1)
                         break
         if span is None:
             return None, None, None
@@ -1557,6 +1625,25 @@ class ClaimExtractor:
         the subject, is read once per unit (`unit.derived`)."""
         if unit.name_span is None:
             return None
+        words = unit.sentence[unit.name_span[0] : unit.name_span[1]]
+        if unit.previous_speaker is not None and self.lex.person_pronouns.fullmatch(words.strip()):
+            # "The model, he said, was not fine-tuned": he is the speaker named before.
+            speaker_mentions, words = unit.previous_speaker
+            return self._party_of(unit, speaker_mentions, words, subject) or self._party_of_words(words)
+        party = self._party_of(unit, speaker_mentions, words, subject)
+        if party is not None:
+            return party
+        party = unit.derived.get("speaker-words-party")
+        if party is None:
+            party = unit.derived["speaker-words-party"] = self._party_of_words(words)
+        if party == "self" and not speaker_mentions and self._speaks_for_another(unit, subject):
+            return "third"
+        return party  # type: ignore[return-value]
+
+    def _party_of(
+        self, unit: ClaimUnit, speaker_mentions: list[Mention], words: str, subject: Mention
+    ) -> str | None:
+        """ "self" when the speaker's names or words name the subject's party, else None."""
         if any(
             self.kb.same_party(m.entity_id, subject.entity_id) or m.name == subject.name
             for m in speaker_mentions
@@ -1566,7 +1653,6 @@ class ClaimExtractor:
         owned_by = unit.owners.get(name_key(subject.name), frozenset())
         if owned_by and any(owner_key(m) in owned_by for m in speaker_mentions):
             return "self"
-        words = unit.sentence[unit.name_span[0] : unit.name_span[1]]
         subject_key = name_key(subject.name)
         if subject_key and subject_key in name_key(words):
             return "self"
@@ -1574,12 +1660,7 @@ class ClaimExtractor:
         # (星河-34B and 星河科技, Nebula-7B and Nebula AI).
         if subject.entity_id is None and _stem(subject.name) and _stem(subject.name) in name_key(words):
             return "self"
-        party = unit.derived.get("speaker-words-party")
-        if party is None:
-            party = unit.derived["speaker-words-party"] = self._party_of_words(words)
-        if party == "self" and not speaker_mentions and self._speaks_for_another(unit, subject):
-            return "third"
-        return party  # type: ignore[return-value]
+        return None
 
     def _speaks_for_another(self, unit: ClaimUnit, subject: Mention) -> bool:
         """Whether a speaker named only by role ("A spokesperson said", "该公司表示") speaks for

@@ -253,3 +253,22 @@ def test_the_speaker_after_its_verb_or_a_topic_phrase(analyzer, text, speaker, p
     [unit] = units_of(analyzer, text, language)
     assert unit.speaker == speaker
     assert {f.party for f in unit.rule_claims} == {party}
+
+
+def test_he_or_she_speaks_for_the_speaker_named_before(analyzer):
+    units = units_of(
+        analyzer,
+        "Mara Holt, Kinglet's founder, said the claims were false. The model, she said, was not "
+        "fine-tuned from Qwen or any other open checkpoint.",
+    )
+    assert [f.party for f in units[-1].rule_claims] == ["self"]
+    units = units_of(
+        analyzer,
+        "Researcher Tom Vale said he had compared the checkpoints of Kinglet-7B. Kinglet-7B, he said, "
+        "was fine-tuned from Qwen2.",
+    )
+    assert [f.party for f in units[-1].rule_claims] == ["third"]
+    units = units_of(
+        analyzer, "星河科技创始人王敏表示网上传言不实。她表示，星河-34B并未使用Llama 2的权重。", Language.ZH
+    )
+    assert units[-1].speaker == "她" and [f.party for f in units[-1].rule_claims] == ["self"]

@@ -181,10 +181,12 @@ def test_no_relevant_dev_example_as_a_lede_makes_an_article_background(analyzer)
         extractor = pipeline.get_pipe("shellwatch_claims").extractor
         for text, doc in zip(texts, pipeline.pipe(texts), strict=True):
             if doc._.sw_relevance < BACKGROUND_LEDE:
-                # Below it, only a lede the claim rules would read is spared.
-                assert doc._.sw_relevance >= CERTAIN_BACKGROUND_LEDE, text
+                # Below it, only a lede the claim rules would read is spared; below
+                # CERTAIN_BACKGROUND_LEDE only one with a strong cue beside a known name.
                 lede = doc._.sw_sentences[:1]
                 assert extractor.candidate_sentences(doc._.sw_folded, lede, doc._.sw_mentions), text
+                if doc._.sw_relevance < CERTAIN_BACKGROUND_LEDE:
+                    assert extractor.strongly_cued(doc._.sw_folded, lede[0], doc._.sw_mentions), text
 
 
 def test_a_long_article_opening_with_a_response_keeps_its_claims(analyzer):
