@@ -793,7 +793,8 @@ class ClaimExtractor:
                 for turn in self.lex.turns.finditer(folded, start, end):
                     # "X承认…，但表示…": the same speaker goes on, one sentence.
                     verb = self.lex.speaker_verbs.match(folded, turn.end())
-                    if verb is None:
+                    # "谈到小暑日记的实现，其开发者承认…": a topic phrase is no party's statement.
+                    if verb is None and not self.lex.topic_openings.match(folded, parts[-1]):
                         parts.append(turn.end())
             parts.append(end)
             for a, b in itertools.pairwise(parts):

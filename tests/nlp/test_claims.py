@@ -272,3 +272,24 @@ def test_he_or_she_speaks_for_the_speaker_named_before(analyzer):
         analyzer, "星河科技创始人王敏表示网上传言不实。她表示，星河-34B并未使用Llama 2的权重。", Language.ZH
     )
     assert units[-1].speaker == "她" and [f.party for f in units[-1].rule_claims] == ["self"]
+
+
+def test_an_allegation_and_the_accused_answer_in_one_chinese_sentence_are_two_clauses(analyzer):
+    units = units_of(analyzer, "零一万物被指Yi-34B套壳Llama，公司回应称并非套壳。", Language.ZH)
+    assert [u.original for u in units] == ["零一万物被指Yi-34B套壳Llama，", "公司回应称并非套壳。"]
+    # the same speaker going on ("…，但否认…") stays one clause
+    units = units_of(analyzer, "星河科技承认部分数据来自GPT-4，但否认套壳。", Language.ZH)
+    assert len(units) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Greyling Chat runs Qwen2.5-72B on its own servers and adds a persona prompt, the startup's engineering blog explains.",
+        "谈到“小暑日记”的实现，其独立开发者在即刻上大方承认：这就是一段提示词加GPT-4o mini，没有任何训练。",
+    ],
+)
+def test_a_partys_own_documents_and_people_speak_for_it(analyzer, text):
+    language = Language.ZH if "小暑" in text else Language.EN
+    [unit] = units_of(analyzer, text, language)
+    assert unit.rule_claims and {f.party for f in unit.rule_claims} == {"self"}
