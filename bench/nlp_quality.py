@@ -3,13 +3,15 @@
     .venv/bin/python bench/nlp_quality.py                 # dev, heldout and demo tables (Markdown)
     .venv/bin/python bench/nlp_quality.py --split dev --errors   # what dev gets wrong (for tuning)
     .venv/bin/python bench/nlp_quality.py --split demo          # the offline demo newsroom
+    .venv/bin/python bench/nlp_quality.py --split shapes        # sentence shapes the training files lack
     .venv/bin/python bench/nlp_quality.py --rules               # the claim rules alone (no classifier)
     .venv/bin/python bench/nlp_quality.py --fit-relevance       # relevance weights fitted on dev
     .venv/bin/python bench/nlp_quality.py --cv                  # 2-fold cross-validation on train-*.jsonl
     .venv/bin/python bench/nlp_quality.py --cv --stages         # where the missed claims were lost
     .venv/bin/python bench/nlp_quality.py --cv --seeds 3        # how much a retrain alone moves it
 
-Reads tests/data/nlp/{dev,heldout}.jsonl (format in tests/data/nlp/README.md) and, for the `demo`
+Reads tests/data/nlp/{dev,heldout}.jsonl, for `shapes` tests/data/nlp/shapes-*.jsonl (format in
+tests/data/nlp/README.md) and, for the `demo`
 split, the pages of the offline demo newsroom (demo/newsroom/, decoded and extracted as the crawler
 does) scored against demo/expected.yaml (claims without object or speaker there, so only subject,
 type and stance are scored; a subject outside the knowledge base matches the incident's names).
@@ -43,7 +45,7 @@ from nlp.pipeline import Analyzer  # noqa: E402
 from shellwatch.domain import Analysis, ClaimType, EntityType, Stance  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "nlp"
-SPLITS = ("dev", "heldout", "demo")
+SPLITS = ("dev", "heldout", "demo", "shapes")
 DEMO = ROOT / "demo"
 
 
@@ -79,6 +81,13 @@ class Counts:
 def load_split(name: str) -> list[dict]:
     if name == "demo":
         return load_demo()
+    if name == "shapes":  # shapes-en.jsonl and shapes-zh.jsonl together
+        return [
+            json.loads(line)
+            for path in sorted(DATA.glob("shapes-*.jsonl"))
+            for line in path.open(encoding="utf-8")
+            if line.strip()
+        ]
     with (DATA / f"{name}.jsonl").open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
@@ -454,7 +463,9 @@ def fit_relevance(analyzer: Analyzer, split: str = "dev") -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=SPLITS, action="append")
-    parser.add_argument("--errors", action="store_true", help="print the dev examples with mistakes")
+    parser.add_argument(
+        "--errors", action="store_true", help="print the examples with mistakes (dev, demo, shapes)"
+    )
     parser.add_argument("--json", action="store_true", help="print the headline numbers as JSON")
     parser.add_argument(
         "--fit-relevance",
