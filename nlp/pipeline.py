@@ -483,7 +483,11 @@ class Analyzer:
             entities=entities,
             claims=claims,
             # Dates matter for the timeline of relevant articles only; skipping the rest saves time.
-            event_dates=event_dates(item.text, item.published_at) if relevant and item.text else [],
+            event_dates=(
+                event_dates(item.text, item.published_at, folded=doc._.sw_folded)
+                if relevant and item.text
+                else []
+            ),
             notes=notes,
         )
 
