@@ -367,7 +367,9 @@ class TracedClassifier(ClaimClassifier):
         self.units: list = []
         self.last: list[Decision] = []
 
-    def decisions(self, units: list, extractor) -> list[Decision]:  # noqa: ANN001 - a ClaimExtractor
+    def decisions(self, units: list, extractor, wanted=None) -> list[Decision]:  # noqa: ANN001 - a ClaimExtractor
+        # Every unit is decided (`wanted` ignored): a claim a long article drops as not salient
+        # is placed at the stage after the decision, as before the pipeline skipped such units.
         self.units, self.last = units, super().decisions(units, extractor)
         return self.last
 

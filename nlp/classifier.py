@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -501,14 +502,19 @@ class ClaimClassifier:
             )
         return cls(models, float(meta["threshold"]), float(meta["no_claim"]), meta)
 
-    def decide(self, units: list[ClaimUnit], extractor: ClaimExtractor) -> list[list[FoundClaim]]:
+    def decide(
+        self,
+        units: list[ClaimUnit],
+        extractor: ClaimExtractor,
+        wanted: Callable[[ClaimUnit], bool] | None = None,
+    ) -> list[list[FoundClaim]]:
         """The claims of each unit (in order), all units classified in one batch per language:
         the types of each clause, the subject of each (clause, type) among the clause's parties,
-        then the stance (or no claim) of each (subject, type)."""
+        then the stance (or no claim) of each (subject, type). `wanted`: see `decisions`."""
         decided: list[list[FoundClaim]] = [
             list(unit.rule_claims) if len(unit.sentence) > MAX_CLAUSE_CHARS else [] for unit in units
         ]
-        for decision in self.decisions(units, extractor):
+        for decision in self.decisions(units, extractor, wanted):
             claim = decision.claim(units[decision.unit].index)
             if claim is not None:
                 decided[decision.unit].append(claim)
@@ -523,10 +529,16 @@ class ClaimClassifier:
                 ]
         return decided
 
-    def decisions(self, units: list[ClaimUnit], extractor: ClaimExtractor) -> list[Decision]:
+    def decisions(
+        self,
+        units: list[ClaimUnit],
+        extractor: ClaimExtractor,
+        wanted: Callable[[ClaimUnit], bool] | None = None,
+    ) -> list[Decision]:
         """Every candidate (clause, type) of the units and what each stage made of it: its type
         probability, the subject chosen, the stance scores (bench/nlp_quality.py --stages reads
-        them to tell where a claim was lost). Clauses longer than MAX_CLAUSE_CHARS have none."""
+        them to tell where a claim was lost). Clauses longer than MAX_CLAUSE_CHARS have none, nor
+        those with candidate types that `wanted` rejects (whose claims the caller would drop)."""
         type_scores: list[dict[ClaimType, float]] = [{} for _ in units]
         tokens = [unit_tokens(unit, extractor) for unit in units]
         for language, model in self.models.items():
@@ -542,7 +554,9 @@ class ClaimClassifier:
                 # Longer than any clause the classifier learnt from (a page without full stops):
                 # the rules decide.
                 continue
-            pairs.extend((i, t) for t in self.candidate_types(unit, type_scores[i]))
+            types = self.candidate_types(unit, type_scores[i])
+            if types and (wanted is None or wanted(unit)):
+                pairs.extend((i, t) for t in types)
         choices = choose_subjects(self.models, units, pairs, extractor)
         decisions = [
             Decision(

@@ -64,16 +64,23 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 EN_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 # Characters a pattern cannot match without: an English text skips the Chinese patterns' scans.
 REQUIRED = {"ym": "年", "md": "月"}
+# Patterns whose every match needs the publication date to resolve: not scanned without one.
+NEED_ANCHOR = frozenset({"md", "rel"})
 
 
-def event_dates(text: str, published_at: datetime | date | None = None, *, limit: int = 20) -> list[str]:
-    """ISO dates (and `YYYY-MM` months) mentioned in `text`, in order of first mention."""
+def event_dates(
+    text: str, published_at: datetime | date | None = None, *, limit: int = 20, folded: str | None = None
+) -> list[str]:
+    """ISO dates (and `YYYY-MM` months) mentioned in `text`, in order of first mention;
+    `folded`: `fold(text)`, when the caller has it."""
     anchor = published_at.date() if isinstance(published_at, datetime) else published_at
-    text = fold(text)
+    text = fold(text) if folded is None else folded
     found: dict[str, None] = {}
     taken: list[tuple[int, int]] = []
     for kind, pattern in PATTERNS:
         if kind in REQUIRED and REQUIRED[kind] not in text:
+            continue
+        if anchor is None and kind in NEED_ANCHOR:
             continue
         for match in pattern.finditer(text):
             if not _boundary_ok(text, match.start(), match.end()):

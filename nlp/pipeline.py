@@ -254,11 +254,24 @@ class ClaimComponent:
             doc._.sw_relevance = p if tokens else 0.0
 
     def _decide(self, docs: list[Doc]) -> None:
+        """The classifier's claims of each unit replace the rules' own. In a long article, only
+        the units that may yield a claim about a party of its lede are decided (see
+        `_may_be_salient`): the others' claims would be dropped by `salient_claims`."""
         assert self.classifier is not None and self.extractor is not None
         units = [unit for doc in docs for unit in doc._.sw_units]
         if not units:
             return
-        decided = iter(self.classifier.decide(units, self.extractor))
+        ledes = {}  # id(unit) → the lede and its parties, for the units of long articles
+        for doc in docs:
+            lede = lede_parties(doc._.sw_mentions or [], doc._.sw_sentences or [], doc._.sw_text or "")
+            if lede is not None:
+                ledes.update((id(unit), lede) for unit in doc._.sw_units)
+
+        def wanted(unit: ClaimUnit) -> bool:
+            lede = ledes.get(id(unit))
+            return lede is None or self._may_be_salient(unit, *lede)
+
+        decided = iter(self.classifier.decide(units, self.extractor, wanted))
         for doc in docs:
             by_rules = {id(found) for unit in doc._.sw_units for found in unit.rule_claims}
             # Claims outside the candidate clauses (a response to an earlier allegation) stay.
@@ -267,6 +280,20 @@ class ClaimComponent:
                 kept.extend(next(decided))
             kept.sort(key=lambda found: found.sentence)
             doc._.sw_claims = kept
+
+    def _may_be_salient(self, unit: ClaimUnit, lede: str, parties: set[str]) -> bool:
+        """Whether a claim the classifier decides in `unit` (of a long article: `lede` and its
+        `parties`, see `lede_parties`) can be one that `salient_claims` keeps: the classifier's
+        claims are about one of the unit's subject options (which it computes anyway), and one
+        that is neither named in the lede nor a party of it is dropped there."""
+        assert self.extractor is not None
+        kb = self.extractor.kb
+        return any(
+            option.mention.name in lede
+            if option.mention.entity_id is None
+            else any(kb.same_party(p, option.mention.entity_id) for p in parties)
+            for option in self.extractor.subject_options(unit)
+        )
 
 
 @SpacyLanguage.factory("shellwatch_sentences")
@@ -486,7 +513,11 @@ class Analyzer:
             entities=entities,
             claims=claims,
             # Dates matter for the timeline of relevant articles only; skipping the rest saves time.
-            event_dates=event_dates(item.text, item.published_at) if relevant and item.text else [],
+            event_dates=(
+                event_dates(item.text, item.published_at, folded=doc._.sw_folded)
+                if relevant and item.text
+                else []
+            ),
             notes=notes,
         )
 
@@ -510,11 +541,10 @@ def salient_claims(
     at least LONG_TEXT_MIN_CONFIDENCE likely. Background sentences (another company's old
     controversy, the source model, a word a name pattern caught by mistake) then open no
     incident. Texts of up to SHORT_TEXT sentences keep all their claims."""
-    if len(sentences) <= SHORT_TEXT or not found:
+    lede_and_parties = lede_parties(mentions, sentences, text)
+    if lede_and_parties is None or not found:
         return found
-    lede_end = sentences[LEDE_SENTENCES - 1][1]
-    lede = text[:lede_end]
-    parties = {m.entity_id for m in mentions if m.start < lede_end and m.entity_id is not None}
+    lede, parties = lede_and_parties
 
     def salient(claim: Claim) -> bool:
         if claim.confidence < LONG_TEXT_MIN_CONFIDENCE:
@@ -524,6 +554,17 @@ def salient_claims(
         return any(kb.same_party(entity_id, claim.subject) for entity_id in parties)
 
     return [f for f in found if salient(f.claim)]
+
+
+def lede_parties(
+    mentions: list[Mention], sentences: list[tuple[int, int]], text: str
+) -> tuple[str, set[str]] | None:
+    """The lede (title and first sentence) of a long article and the entities it names, which
+    its claims must be about (`salient_claims`); None for a text of up to SHORT_TEXT sentences."""
+    if len(sentences) <= SHORT_TEXT:
+        return None
+    lede_end = sentences[LEDE_SENTENCES - 1][1]
+    return text[:lede_end], {m.entity_id for m in mentions if m.start < lede_end and m.entity_id is not None}
 
 
 def entity_mentions(mentions: list[Mention]) -> list[EntityMention]:
