@@ -24,8 +24,9 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import yaml
@@ -744,7 +745,15 @@ class ClaimExtractor:
                     cues=cues,
                     owners=owners,
                     previous=previous,
-                    earlier=(text, folded, sentences[max(0, index - 2) : index], mentions, mention_starts),
+                    # Read only for a "he said": the speaker of the clause or two before.
+                    earlier=partial(
+                        self._earlier_speaker,
+                        text,
+                        folded,
+                        sentences[max(0, index - 2) : index],
+                        mentions,
+                        mention_starts,
+                    ),
                 )
                 if unit is not None and units is not None:
                     unit.index = index
@@ -894,7 +903,7 @@ class ClaimExtractor:
         cues: SentenceCues | None = None,
         owners: dict[str, frozenset[str]] | None = None,
         previous: list[Mention] | None = None,
-        earlier: tuple | None = None,
+        earlier: Callable[[], tuple[list[Mention], str] | None] | None = None,
     ) -> tuple[list[FoundClaim], ClaimUnit | None]:
         sentence = folded[start:end]
         lang = Language.ZH if CJK.search(sentence) else Language.EN
@@ -923,7 +932,7 @@ class ClaimExtractor:
             rule_claims=[],
             owners=owners or {},
             previous_mentions=previous or [],
-            previous_speaker=self._earlier_speaker(*earlier)
+            previous_speaker=earlier()
             if earlier is not None
             and name_span is not None
             and self.lex.person_pronouns.fullmatch(sentence[name_span[0] : name_span[1]].strip())
@@ -1645,10 +1654,7 @@ class ClaimExtractor:
         self, unit: ClaimUnit, speaker_mentions: list[Mention], words: str, subject: Mention
     ) -> str | None:
         """ "self" when the speaker's names or words name the subject's party, else None."""
-        if any(
-            self.kb.same_party(m.entity_id, subject.entity_id) or m.name == subject.name
-            for m in speaker_mentions
-        ):
+        if any(self._of_party(m, subject) for m in speaker_mentions):
             return "self"
         # The document said whose it is: "澜舟科技上周发布的孟子-70B … 澜舟科技否认套壳说法".
         owned_by = unit.owners.get(name_key(subject.name), frozenset())
@@ -1677,9 +1683,11 @@ class ClaimExtractor:
             if m.type is not EntityType.MODEL
             and not any(self.kb.same_party(m.entity_id, n.entity_id) for n in models)
         ]
-        return bool(speakers) and not any(
-            self.kb.same_party(m.entity_id, subject.entity_id) or m.name == subject.name for m in previous
-        )
+        return bool(speakers) and not any(self._of_party(m, subject) for m in previous)
+
+    def _of_party(self, mention: Mention, subject: Mention) -> bool:
+        """Whether `mention` names the subject or its party (its developer, its models, its people)."""
+        return self.kb.same_party(mention.entity_id, subject.entity_id) or mention.name == subject.name
 
     def _party_of_words(self, words: str) -> str:
         """What a speaker's words alone say of them: "self" or "third"."""

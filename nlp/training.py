@@ -452,10 +452,7 @@ def rebuild(kb: KnowledgeBase, files: Iterable[Path] = TRAINING_FILES, directory
     settings = Settings()
     classifier, data = train(load_examples(files), kb, settings)
     meta = {
-        "threshold": settings.threshold,
-        "no_claim": settings.no_claim,
-        "cue_gate": settings.cue_gate,
-        "stance_weights": settings.stance_weights,
+        **classifier.meta,  # the decision settings
         "data_sha256": data_hash(files),
         "seed": settings.seed,
         "settings": {k: v for k, v in vars(settings).items()},
