@@ -539,7 +539,13 @@ def _ownership(data: dict) -> dict:
 def load_claim_lexicon(path: Path = LEXICON_FILE) -> ClaimLexicon:
     """Compile the cue lexicon file; a bad pattern fails here with its text in the message."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    source = str(path)
+    try:
+        return _claim_lexicon(data, str(path))
+    except re.error as exc:  # a pattern outside the cue sets (speakers, turns, ownership …)
+        raise ValueError(f"{path}: bad pattern {exc.pattern!r}: {exc}") from None
+
+
+def _claim_lexicon(data: dict, source: str) -> ClaimLexicon:
     typed: list[tuple[object, str]] = []
     for type_name, groups in data["claim_types"].items():
         for strength in ("strong", "generic", "weak"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import opencc
@@ -101,3 +102,20 @@ def test_bad_files_fail_with_a_clear_message(tmp_path):
     bad.write_text("- just a list\n", encoding="utf-8")
     with pytest.raises(KnowledgeBaseError, match="entities"):
         load_knowledge_base(bad)
+
+
+@pytest.mark.parametrize(
+    ("entry", "pattern"),
+    [("topic_openings", "[对于"), ("turn_openings", "(after"), ("person_pronouns", "he)")],
+)
+def test_a_bad_lexicon_pattern_outside_the_cues_names_the_file_and_pattern(tmp_path, entry, pattern):
+    import yaml
+
+    from nlp.claims import LEXICON_FILE, load_claim_lexicon
+
+    data = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
+    data[entry] = [pattern]
+    bad = tmp_path / "claims.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"claims\.yaml: bad pattern .*{re.escape(pattern)}"):
+        load_claim_lexicon(bad)
