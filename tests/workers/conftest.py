@@ -6,6 +6,7 @@ for the store to fill. Every worker is killed when its test ends.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from search import open_store
 from shellwatch.config import Settings
 from tests.support.servers import RedisServer
 from workers.application import worker_command
-from workers.context import close_contexts
+from workers.context import close_contexts, process_context
 from workers.periodic import settings_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ CELERY = Path(sys.executable).with_name("celery")
 # Short limits so redelivery after a lost worker happens within seconds (see application.py).
 FAULT_TIME_LIMIT = 6.0
 FAULT_VISIBILITY = 9.0
+NOTABLE_LOG = re.compile(r"level=(?:WARNING|ERROR|CRITICAL)|task\.gave_up|dead_letter|task\.retry")
 
 
 @pytest.fixture(autouse=True)
@@ -128,6 +130,16 @@ def wait_for_articles(
                 return count
             time.sleep(0.1)
     message = f"{count} of {expected} articles stored after {timeout}s"
+    # What a rare loss needs to be told apart: a message still queued or unacked (slow redelivery),
+    # a dead letter (the crash guard or a retry policy gave up), or nothing anywhere (lost).
+    try:
+        backlog, unacked = process_context(settings).broker_backlog()
+        message += f"\nbroker now: backlog {backlog}, unacked {unacked}"
+    except Exception as exc:  # noqa: BLE001 - the diagnosis must not hide the failure
+        message += f"\nbroker unreadable: {exc!r}"
     if worker is not None:
-        message += "\n" + worker.log()[-4000:]
+        log = worker.log()
+        notable = [line for line in log.splitlines() if NOTABLE_LOG.search(line)]
+        message += "\nwarnings and give-ups:\n" + "\n".join(notable[-20:])
+        message += "\nlog tail:\n" + log[-4000:]
     raise AssertionError(message)
